@@ -1,0 +1,35 @@
+// OpenBLAS: CBLAS plus the few Fortran LAPACK symbols digit-bench calls.
+// Debian's libopenblas exports the Fortran symbols (dsyevd_, dgesdd_, …) but ships no lapacke.h,
+// so their prototypes are declared here. All arguments are pointers (Fortran calling convention);
+// hidden string-length arguments are appended as size_t, as gfortran passes them.
+#pragma once
+#include <stddef.h>
+#include <cblas.h>
+
+// Symmetric eigendecomposition (divide and conquer), double precision.
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+             double *w, double *work, const int *lwork, int *iwork, const int *liwork, int *info,
+             size_t jobz_len, size_t uplo_len);
+// Symmetric eigendecomposition, single precision.
+void ssyevd_(const char *jobz, const char *uplo, const int *n, float *a, const int *lda,
+             float *w, float *work, const int *lwork, int *iwork, const int *liwork, int *info,
+             size_t jobz_len, size_t uplo_len);
+// Singular value decomposition (divide and conquer), double precision.
+void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s,
+             double *u, const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork,
+             int *iwork, int *info, size_t jobz_len);
+// Real Schur decomposition (general matrix), double precision.
+void dgees_(const char *jobvs, const char *sort, int (*select)(const double *, const double *),
+            const int *n, double *a, const int *lda, int *sdim, double *wr, double *wi, double *vs,
+            const int *ldvs, double *work, const int *lwork, int *bwork, int *info,
+            size_t jobvs_len, size_t sort_len);
+// Cholesky factorisation and solve, double precision.
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
+void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda,
+             double *b, const int *ldb, int *info, size_t uplo_len);
+// General linear solve, double precision.
+void dgesv_(const int *n, const int *nrhs, double *a, const int *lda, int *ipiv, double *b,
+            const int *ldb, int *info);
+
+// openblas_set_num_threads, openblas_get_num_threads, openblas_get_config and
+// openblas_get_corename come from cblas.h.
