@@ -20,6 +20,9 @@ struct DigitBenchCommand: ParsableCommand {
         subcommands: [
             Version.self,
             Doctor.self,
+            Weights.self,
+            ReportCommand.self,
+            SuiteCommand.self,
         ]
     )
 }

@@ -213,8 +213,12 @@ struct RawRow {
         m.numSamples = row.numSamples ?? numSamples
         m.seed = row.seed ?? seed
         m.weights = row.weights ?? weights
-        m.protocols.merge(row.protocols) { $1 }
+        // Per-metric defaults apply only to the metrics the row has; the row's own entries are
+        // kept as written (so the validator can flag a tolerance for a metric the row lacks).
+        let rowMetrics = Set(m.metrics ?? [])
+        m.protocols = protocols.filter { rowMetrics.contains($0.key) }.merging(row.protocols) { $1 }
         m.options.merge(row.options) { $1 }
+        m.tolerance = tolerance.filter { $0.key == "*" || rowMetrics.contains($0.key) }
         if row.tolerance["*"] != nil { m.tolerance = [:] }
         m.tolerance.merge(row.tolerance) { $1 }
         return m

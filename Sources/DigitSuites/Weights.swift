@@ -157,8 +157,8 @@ public enum WeightsRegistry {
             id: "mage-vqgan", fileName: "vqgan_jax_strongaug.ckpt",
             summary: "MAGE's VQGAN (1024 codes, 16x16), DiGIT's pixel tokenizer", url: nil,
             page: "https://drive.google.com/file/d/13S_unB87n6KKuuMdyMnyExW0G1kplTbP/view (linked from LTH14/mage and DAMO-NLP-SG/DiGIT READMEs)",
-            parameters: 54_515_587, usedBy: ["mage-vqgan", "digit-base", "digit-large", "digit-base-cls", "digit-large-cls"],
-            note: "Google Drive needs a browser confirmation: download by hand"),
+            parameters: 54_515_587, usedBy: ["mage-vqgan"],
+            note: "Google Drive needs a browser confirmation: download by hand. DiGIT stage-2 checkpoints carry a copy as vqgan.*"),
         // Open-MAGVIT2 tokenizers
         WeightFile(
             id: "lfq-128", fileName: "imagenet_128_B.ckpt", summary: "Open-MAGVIT2 LFQ tokenizer v1, trained at 128 px (IN128_Base)",
