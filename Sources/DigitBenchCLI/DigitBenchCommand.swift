@@ -23,6 +23,9 @@ struct DigitBenchCommand: ParsableCommand {
             Inspect.self,
             Convert.self,
             Bench.self,
+            Weights.self,
+            ReportCommand.self,
+            SuiteCommand.self,
         ]
     )
 }
