@@ -20,6 +20,8 @@ struct DigitBenchCommand: ParsableCommand {
         subcommands: [
             Version.self,
             Doctor.self,
+            Prepare.self,
+            Bench.self,
         ]
     )
 }
