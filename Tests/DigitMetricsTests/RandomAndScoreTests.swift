@@ -63,16 +63,20 @@ struct RandomAndScoreTests {
         #expect(relErr(s.mean, expected) <= 1e-5, "ours \(s.mean), numpy \(expected)")
     }
 
-    // KID float64 vs upstream on float64 features: README abs 1e-10 (per subset and mean);
-    // float32 (the references' float32 kernel and numpy sums, emulated) vs upstream float32: abs 1e-8.
+    // KID float64 vs upstream on float64 features: README abs 1e-10 (per subset and mean).
+    // float32 (the references' float32 kernel and numpy sums, emulated) vs upstream float32: at
+    // m = 100 one float32 ulp of a kernel total (~2.4e4) is 3.9e-7 of MMD², and a Gram entry that
+    // numpy's sgemm rounds the other way flips one: measured 16 of 20 subsets bit-identical, the
+    // others off by exactly that ulp → abs 5e-7 here (big, m = 1000: abs 1e-8 as the README says).
     @Test("KID small (20 × 100) matches torch-fidelity and clean-fid, float64 and float32")
     func kidSmall() throws {
         let a = MetricsFixtures.features("small", "A"), b = MetricsFixtures.features("small", "B")
         let subsets = try MetricsFixtures.kidSubsets("small_kid_tfid_subset_indices.npy")
-        for (precision, key, tol) in [(KernelPrecision.float64, "features_float64", 1e-10), (.float32, "features_float32", 1e-8)] {
+        for (precision, key, tol) in [(KernelPrecision.float64, "features_float64", 1e-10), (.float32, "features_float32", 5e-7)] {
             let kid = try KernelInceptionDistance.compute(a, b, subsets: subsets, precision: precision)
             let per = try MetricsFixtures.doubles("fid_small", "kid", key, "per_subset_mmd2")
-            #expect(zip(kid.perSubset, per).allSatisfy { abs($0 - $1) <= tol }, "\(key): \(compare(kid.perSubset, per))")
+            #expect(zip(kid.perSubset, per).allSatisfy { abs($0 - $1) <= tol }, "\(key): \(zip(kid.perSubset, per).map { $0 - $1 })")
+            #expect(zip(kid.perSubset, per).filter { abs($0 - $1) <= 1e-12 }.count >= (precision == .float64 ? 20 : 15))
             #expect(abs(kid.mean - (try MetricsFixtures.double("fid_small", "kid", key, "mean"))) <= tol)
             #expect(abs(kid.std - (try MetricsFixtures.double("fid_small", "kid", key, "std"))) <= tol)
             let clean = try KernelInceptionDistance.compute(
