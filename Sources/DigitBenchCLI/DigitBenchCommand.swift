@@ -20,6 +20,7 @@ struct DigitBenchCommand: ParsableCommand {
         subcommands: [
             Version.self,
             Doctor.self,
+            Bench.self,
         ]
     )
 }
