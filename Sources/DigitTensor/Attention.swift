@@ -54,7 +54,11 @@ func attention(
     let offset = s - l  // position of query 0 among the keys when causal
     var out = Tensor(zeros: q.shape)
     let small = l <= 8  // decoding: hand-written loops in parallel over heads beat B·NH tiny gemms
-    var scores = [Float](repeating: 0, count: small ? b * nh * l * s : l * s)
+    // Enough heads: each worker runs whole heads with single-threaded sgemms (one scores buffer per
+    // worker); otherwise heads in turn with threaded sgemms.
+    let headsInParallel = Threads.count > 1 && b * nh >= 2 * Threads.count
+    let workers = headsInParallel ? Threads.count : 1
+    var scores = [Float](repeating: 0, count: small ? b * nh * l * s : workers * l * s)
     q.withUnsafeBufferPointer { pq in
         out.withUnsafeMutableBufferPointer { po in
             scores.withUnsafeMutableBufferPointer { ps in
@@ -91,15 +95,30 @@ func attention(
                             }
                         }
                     } else {
-                        for t in 0..<(b * nh) {
+                        // Head t: scores = q kᵀ·scale, masked softmax by rows, out = scores v.
+                        func head(_ t: Int, scores sc: UnsafeMutablePointer<Float>, rowsInParallel: Bool) {
                             let bi = t / nh, h = t % nh
                             let kh = keys + (bi * kvHeads + h / rep) * headStride
                             let vh = values + (bi * kvHeads + h / rep) * headStride
                             Gemm.sgemm(
                                 transB: true, m: l, n: s, k: hd, alpha: alpha, a: qs + t * l * hd, lda: hd, b: kh, ldb: hd,
                                 c: sc, ldc: s)
-                            parallelFor(l, grain: max(1, 2048 / max(s, 1))) { i in finishRow(sc + i * s, bi: bi, h: h, i: i) }
+                            if rowsInParallel {
+                                parallelFor(l, grain: max(1, 2048 / max(s, 1))) { i in finishRow(sc + i * s, bi: bi, h: h, i: i) }
+                            } else {
+                                for i in 0..<l { finishRow(sc + i * s, bi: bi, h: h, i: i) }
+                            }
                             Gemm.sgemm(m: l, n: hd, k: s, a: sc, lda: s, b: vh, ldb: hd, c: os + t * l * hd, ldc: hd)
+                        }
+                        if headsInParallel {
+                            let next = TaskCounter()
+                            Threads.withSingleThreadedBLAS {
+                                parallelFor(workers) { w in
+                                    while let t = next.take(below: b * nh) { head(t, scores: sc + w * l * s, rowsInParallel: false) }
+                                }
+                            }
+                        } else {
+                            for t in 0..<(b * nh) { head(t, scores: sc, rowsInParallel: true) }
                         }
                     }
                 }

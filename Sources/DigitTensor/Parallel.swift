@@ -23,6 +23,17 @@ public enum Threads {
     /// Sets OpenBLAS to `count` threads (idempotent; called by ``Gemm`` before the first BLAS call).
     public static func configureBLAS() { _ = configureOnce }
 
+    /// Runs `body` with OpenBLAS limited to one thread, so that `body` may call ``Gemm`` from
+    /// inside ``parallelFor`` tasks (each task then runs its own single-threaded gemm; OpenBLAS
+    /// 0.3.x is safe to call concurrently). Restores ``count`` threads afterwards.
+    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        configureBLAS()
+        if count == 1 { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(count)) }
+        return try body()
+    }
+
     /// The OpenBLAS kernel in use (e.g. `Haswell`), its build configuration and thread count.
     public static var blasDescription: String {
         configureBLAS()

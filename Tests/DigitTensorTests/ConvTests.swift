@@ -67,6 +67,13 @@ struct ConvTests {
         ConvCase(n: 3, c: 2, h: 50, w: 47, o: 3, kh: 5, kw: 3, stride: (1, 2), pad: Padding2d(top: 2, bottom: 1, left: 0, right: 2)),
         ConvCase(n: 1, c: 3, h: 4, w: 4, o: 2, kh: 4, kw: 4, stride: (4, 4)),  // patch embedding
         ConvCase(n: 2, c: 2, h: 3, w: 3, o: 2, kh: 5, kw: 5, pad: .symmetric(2, 2)),  // kernel larger than input
+        // Tiling paths of ConvTiling (default 512-column tiles): several pieces per image,
+        // pointwise pieces read in place, uneven multi-image tiles, few tiles (sequential tasks).
+        ConvCase(n: 2, c: 3, h: 60, w: 61, o: 5, kh: 3, kw: 3, pad: .symmetric(1, 1)),
+        ConvCase(n: 2, c: 4, h: 60, w: 50, o: 3, kh: 1, kw: 1),
+        ConvCase(n: 7, c: 2, h: 10, w: 20, o: 4, kh: 3, kw: 3, pad: .symmetric(1, 1)),
+        ConvCase(n: 1, c: 3, h: 6, w: 5, o: 70, kh: 3, kw: 3, pad: .symmetric(1, 1)),
+        ConvCase(n: 3, c: 8, h: 5, w: 5, o: 66, kh: 1, kw: 1, groups: 2),
     ]
 
     @Test("matches a naive float64 loop", arguments: cases)
