@@ -154,6 +154,13 @@ public enum LFQTokenizerID: String, CaseIterable, Codable, Sendable {
     }
 }
 
+extension LFQTokenizerID {
+    /// The released checkpoint under ``WeightLocations``, or an error naming the file and its source.
+    public func locateCheckpoint() throws -> URL {
+        try WeightLocations.locate(file: checkpoint.file, source: checkpoint.source)
+    }
+}
+
 // MARK: - Parameter source (raw keys or their LitEma copies)
 
 /// Requests each parameter either under its upstream key (`encoder.conv_in.weight`) or under its
@@ -616,5 +623,51 @@ public final class LFQTokenizer: ImageTokenizer {
     /// Tokens → `get_codebook_entry` → decoder.
     public func decode(_ tokens: TokenGrid) throws -> Tensor {
         try decode(quantized: quantizer.codes(for: tokens))
+    }
+}
+
+// MARK: - Cost model
+
+extension LFQConv2d {
+    /// Multiply-adds × 2 for an output of `side × side`.
+    func flops(outputSide side: Int) -> Double { 2 * Double(weight.count) * Double(side * side) }
+}
+
+extension LFQResBlock {
+    func flops(side: Int) -> Double {
+        conv1.flops(outputSide: side) + conv2.flops(outputSide: side) + (ninShortcut?.flops(outputSide: side) ?? 0)
+    }
+}
+
+extension LFQTokenizer {
+    /// Convolution and linear FLOPs (2 per multiply-add) of one `side × side` image; norms,
+    /// activations and the quantizer (O(activations)) are not counted.
+    public func flops(imageSide side: Int) -> (encoder: Double, decoder: Double) {
+        var s = side
+        var enc = encoder.convIn.flops(outputSide: s)
+        for level in encoder.down {
+            for block in level.blocks { enc += block.flops(side: s) }
+            if let ds = level.downsample {
+                s /= 2
+                enc += ds.flops(outputSide: s)
+            }
+        }
+        for block in encoder.midBlock { enc += block.flops(side: s) }
+        enc += encoder.convOut.flops(outputSide: s)
+
+        var dec = decoder.convIn.flops(outputSide: s)
+        for block in decoder.midBlock { dec += block.flops(side: s) }
+        for level in decoder.up.reversed() {
+            for block in level.blocks { dec += block.flops(side: s) }
+            if let us = level.upsample {
+                dec += us.conv1.flops(outputSide: s)
+                s *= 2
+            }
+        }
+        dec += decoder.convOut.flops(outputSide: s)
+        if let adaptive = decoder.adaptive {
+            dec += adaptive.reduce(0) { $0 + 2 * Double($1.gamma.weight.count + $1.beta.weight.count) }
+        }
+        return (enc, dec)
     }
 }
