@@ -250,6 +250,28 @@ struct LFQTests {
         }
     }
 
+    @Test("batch invariance: a batch of two equals each image alone (v1 and v2, tiny config)",
+          arguments: [LFQGeneration.v1, .v2])
+    func batchInvariance(_ generation: LFQGeneration) throws {
+        let config = LFQConfiguration(ddconfig: .init(ch: 32, chMult: [1, 2], numResBlocks: 1), generation: generation, imageSize: 16)
+        let model = try LFQTokenizer(id: "tiny", configuration: config, weights: .seeded())
+        var rng = TestRNG(seed: 6)
+        let a = rng.tensor([1, 3, 16, 16]), b = rng.tensor([1, 3, 16, 16])
+        let both = try model.encode(Tensor(shape: [2, 3, 16, 16], scalars: a.scalars + b.scalars))
+        let (ea, eb) = (try model.encode(a), try model.encode(b))
+        // Equal up to summation order (a conv may batch its GEMMs differently).
+        #expect(compare(both.latent.scalars, ea.latent.scalars + eb.latent.scalars).maxAbsDiff <= 1e-5)
+        #expect(both.tokens.indices == ea.tokens.indices + eb.tokens.indices)
+        let decBoth = try model.decode(both.tokens)
+        let (da, db) = (try model.decode(ea.tokens), try model.decode(eb.tokens))
+        // Equal up to BLAS blocking (batching changes GEMM sizes).
+        let c = compare(decBoth.scalars, da.scalars + db.scalars)
+        #expect(c.maxAbsDiff <= 1e-5, "\(c)")
+        #expect(decBoth.shape == [2, 3, 16, 16])
+        // The straight-through value x + (q - x) is the ±1 code of the token up to float32 rounding.
+        #expect(compare(try model.quantizer.codes(for: both.tokens).scalars, both.quantized.scalars).maxAbsDiff <= 1e-6)
+    }
+
     @Test("registry ids, grid sizes and bits")
     func registry() throws {
         #expect(LFQTokenizerID.allCases.map(\.rawValue) == ["lfq-128", "lfq-256", "lfq-128-l", "lfq-256-l"])
