@@ -26,6 +26,8 @@ struct DigitBenchCommand: ParsableCommand {
             Weights.self,
             ReportCommand.self,
             SuiteCommand.self,
+            Tokenize.self,
+            Detokenize.self,
         ]
     )
 }

@@ -44,15 +44,11 @@ struct LFQTests {
         try Fixtures.npy("lfq", "\(fixture.rawValue)/\(name).npy")
     }
 
-    /// The fixture photo as 8-bit RGB (`images/omv2_<S>_<photo>.png`).
+    /// The fixture photo as 8-bit RGB (`images/omv2_<S>_<photo>.png`, already resized and cropped).
     static func photo(_ fixture: Fixture, _ photo: String) throws -> ImageBatch {
-        // TODO(image): decode the PNG with DigitImage once branch `image` lands. Until then the
-        // pixels come from `python3 tools/lfq_png_to_npy.py` (PIL), which also checks the input hash.
-        let dir = ProcessInfo.processInfo.environment["DIGIT_BENCH_LFQ_PIXELS"] ?? "/tmp/digit-bench-lfq"
-        let u = URL(fileURLWithPath: dir).appendingPathComponent("omv2_\(fixture.size)_\(photo).npy")
-        let a = try NPY.read(contentsOf: u)
-        #expect(a.dtype == .uint8 && a.shape == [fixture.size, fixture.size, 3])
-        return ImageBatch(count: 1, height: fixture.size, width: fixture.size, pixels: a.data)
+        let image = try ImageCodec.decode(contentsOf: Fixtures.url("lfq", "images/omv2_\(fixture.size)_\(photo).png"))
+        #expect(image.width == fixture.size && image.height == fixture.size)
+        return ImageBatch(images: [image])
     }
 
     static func tokens(_ a: NPYArray, side: Int) -> TokenGrid {
@@ -180,7 +176,8 @@ struct LFQTests {
         let config = m.json["ddconfig"] as! [String: Any]
         #expect(config["ch_mult"] as! [Int] == id.configuration.ddconfig.chMult)
         #expect(config["num_res_blocks"] as! Int == id.configuration.ddconfig.numResBlocks)
-        #expect(m.json["params_encoder_decoder"] as! Int == id.checkpoint.parameters)
+        let rawParams = m.entries.filter { !$0.key.hasPrefix("model_ema.") }.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        #expect(m.json["params_encoder_decoder"] as! Int == rawParams)
         for (raw, ema) in m.emaMap { #expect(LFQTokenizer.emaKey(for: raw) == ema) }
 
         for useEMA in [true, false] {

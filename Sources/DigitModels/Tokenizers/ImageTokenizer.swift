@@ -131,8 +131,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case tokenOutOfRange(position: Int, value: Int, codebookSize: Int)
     /// Images or codes of the wrong shape.
     case badInput(String)
-    /// The real checkpoint is not where it was looked for.
-    case checkpointNotFound(file: String, source: String, searched: [String])
 
     public var description: String {
         switch self {
@@ -140,26 +138,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "token \(value) at position \(position) is outside the codebook (0..<\(size))"
         case let .badInput(message):
             return message
-        case let .checkpointNotFound(file, source, searched):
-            return "checkpoint \(file) not found (looked in \(searched.joined(separator: ", "))). "
-                + "Download it from \(source) and put it there, or pass --checkpoint FILE; "
-                + "--weights seeded runs the architecture on stand-in weights."
         }
     }
 }
 
-/// Where real weight files are looked for: `$DIGIT_BENCH_HOME`, else `~/.cache/digit-bench`.
-public enum WeightLocations {
-    public static var home: URL {
-        if let h = ProcessInfo.processInfo.environment["DIGIT_BENCH_HOME"] { return URL(fileURLWithPath: h) }
-        return URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/digit-bench")
-    }
-
-    /// `home/<file>` and `home/checkpoints/<file>`: the first that exists, else
-    /// ``TokenizerError/checkpointNotFound(file:source:searched:)``.
-    public static func locate(file: String, source: String) throws -> URL {
-        let candidates = [home.appendingPathComponent(file), home.appendingPathComponent("checkpoints").appendingPathComponent(file)]
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return found }
-        throw TokenizerError.checkpointNotFound(file: file, source: source, searched: candidates.map(\.path))
-    }
-}

@@ -139,26 +139,6 @@ public enum LFQTokenizerID: String, CaseIterable, Codable, Sendable {
             return LFQConfiguration(ddconfig: .init(chMult: [1, 1, 2, 2, 4], numResBlocks: 4), generation: .v2, imageSize: 256)
         }
     }
-
-    /// The released checkpoint: file name, where it is published, and its parameter count
-    /// (encoder + decoder; the file holds them twice, raw and EMA, as float32).
-    public var checkpoint: (file: String, source: String, parameters: Int) {
-        switch self {
-        case .lfq128: return ("imagenet_128_B.ckpt", "https://huggingface.co/TencentARC/Open-MAGVIT2", 63_571_093)
-        case .lfq256: return ("imagenet_256_B.ckpt", "https://huggingface.co/TencentARC/Open-MAGVIT2", 65_490_709)
-        case .lfq128L:
-            return ("imagenet_128_L.ckpt", "https://huggingface.co/TencentARC/Open-MAGVIT2-Tokenizer-128-resolution", 112_021_653)
-        case .lfq256L:
-            return ("imagenet_256_L.ckpt", "https://huggingface.co/TencentARC/Open-MAGVIT2-Tokenizer-256-resolution", 115_127_829)
-        }
-    }
-}
-
-extension LFQTokenizerID {
-    /// The released checkpoint under ``WeightLocations``, or an error naming the file and its source.
-    public func locateCheckpoint() throws -> URL {
-        try WeightLocations.locate(file: checkpoint.file, source: checkpoint.source)
-    }
 }
 
 // MARK: - Parameter source (raw keys or their LitEma copies)
