@@ -186,7 +186,7 @@ struct LFQConv2d {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        devConv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
     }
 }
 
@@ -209,7 +209,7 @@ struct LFQGroupNorm {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        devGroupNorm(x, groups: Self.groups, weight: weight, bias: bias, eps: Self.eps)
+        groupNorm(x, groups: Self.groups, weight: weight, bias: bias, eps: Self.eps)
     }
 }
 
@@ -245,12 +245,12 @@ struct LFQResBlock {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = devSilu(norm1(x))  // (B, Cin, H, W)
+        var h = silu(norm1(x))  // (B, Cin, H, W)
         h = conv1(h)  // (B, Cout, H, W)
-        h = devSilu(norm2(h))
+        h = silu(norm2(h))
         h = conv2(h)
-        let residual = ninShortcut.map { $0(x) } ?? x
-        return devAdd(h, residual)
+        h += ninShortcut.map { $0(x) } ?? x  // residual
+        return h
     }
 }
 
@@ -312,7 +312,7 @@ struct LFQUpsampler {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        devDepthToSpace(conv1(x), blockSize: 2)  // (B, 4C, H, W) -> (B, C, 2H, 2W)
+        depthToSpace(conv1(x), block: 2)  // (B, 4C, H, W) -> (B, C, 2H, 2W)
     }
 }
 
@@ -358,7 +358,7 @@ struct LFQEncoder {
             if let ds = level.downsample { x = ds(x) }  // (B, C, H/2, W/2)
         }
         for block in midBlock { x = block(x) }  // (B, ch·ch_mult[-1], h, w)
-        x = devSilu(normOut(x))
+        x = silu(normOut(x))
         return convOut(x)  // (B, z_channels, h, w)
     }
 }
@@ -420,7 +420,7 @@ struct LFQDecoder {
             for block in up[level].blocks { z = block(z) }
             if let us = up[level].upsample { z = us(z) }  // (B, C, 2H, 2W)
         }
-        z = devSilu(normOut(z))
+        z = silu(normOut(z))
         return convOut(z)  // (B, out_ch, H, W)
     }
 }
