@@ -226,6 +226,13 @@ struct LFQLinear {
     func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
 }
 
+/// Upstream's `swish(x) = x * sigmoid(x)` (= `silu`), in place: the activations it follows are
+/// fresh GroupNorm outputs, so no second buffer is needed.
+@inline(__always)
+func swish(_ x: inout Tensor) {
+    x.apply { $0 / (1 + exp(-$0)) }
+}
+
 /// `ResBlock`: GN → swish → conv3x3 → GN → swish → conv3x3, plus the (1x1) shortcut when the
 /// width changes. All convs bias-free. (v2's `use_agn` flag is never set by the released models.)
 struct LFQResBlock {
@@ -245,9 +252,11 @@ struct LFQResBlock {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = silu(norm1(x))  // (B, Cin, H, W)
+        var h = norm1(x)  // (B, Cin, H, W)
+        swish(&h)
         h = conv1(h)  // (B, Cout, H, W)
-        h = silu(norm2(h))
+        h = norm2(h)
+        swish(&h)
         h = conv2(h)
         h += ninShortcut.map { $0(x) } ?? x  // residual
         return h
@@ -358,7 +367,8 @@ struct LFQEncoder {
             if let ds = level.downsample { x = ds(x) }  // (B, C, H/2, W/2)
         }
         for block in midBlock { x = block(x) }  // (B, ch·ch_mult[-1], h, w)
-        x = silu(normOut(x))
+        x = normOut(x)
+        swish(&x)
         return convOut(x)  // (B, z_channels, h, w)
     }
 }
@@ -420,7 +430,8 @@ struct LFQDecoder {
             for block in up[level].blocks { z = block(z) }
             if let us = up[level].upsample { z = us(z) }  // (B, C, 2H, 2W)
         }
-        z = silu(normOut(z))
+        z = normOut(z)
+        swish(&z)
         return convOut(z)  // (B, out_ch, H, W)
     }
 }
