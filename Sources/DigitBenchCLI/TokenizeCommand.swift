@@ -63,14 +63,14 @@ extension DigitBenchCommand {
         static let configuration = CommandConfiguration(
             abstract: "Encode images into token grids (int64 .npy of shape (N, h, w)).",
             discussion: """
-                Images are resized and center-cropped to the tokenizer's resolution as its upstream \
+                Directories are read recursively, sorted by path. Images are resized and center-cropped to the tokenizer's resolution as its upstream \
                 evaluation does (Open-MAGVIT2: torchvision Resize(S) bilinear + CenterCrop(S)), \
                 then encoded with the EMA weights unless --no-ema.
                 """)
 
         @OptionGroup var options: TokenizerOptions
 
-        @Argument(help: "Image files (PNG/JPEG) or directories of them (sorted by name).")
+        @Argument(help: "Image files or directories of them (recursive, sorted by path).")
         var inputs: [String]
 
         @Option(name: .shortAndLong, help: "Output .npy file of int64 token ids, shape (N, h, w).")
@@ -113,17 +113,15 @@ extension DigitBenchCommand {
     }
 }
 
-/// Image files named by `paths`: files as given, directories expanded to their sorted images.
+/// Image files named by `paths`: files as given, directories expanded by ``ImageFolderDataset``.
 func imageFiles(_ paths: [String]) throws -> [URL] {
-    let exts: Set<String> = ["png", "jpg", "jpeg"]
     var out: [URL] = []
     for p in paths {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { throw ValidationError("no such file: \(p)") }
         if isDir.boolValue {
-            let names = try FileManager.default.contentsOfDirectory(atPath: p).sorted()
-            out += names.filter { exts.contains(($0 as NSString).pathExtension.lowercased()) }
-                .map { URL(fileURLWithPath: p).appendingPathComponent($0) }
+            let folder = try ImageFolderDataset(root: URL(fileURLWithPath: p))
+            out += folder.files.map { folder.root.appendingPathComponent($0) }
         } else {
             out.append(URL(fileURLWithPath: p))
         }
