@@ -62,13 +62,18 @@ struct LlamaGenGPTTests {
         #expect(c.maxAbsDiff <= 1e-3, "\(c)")
     }
 
-    @Test("greedy 256-token continuation is exact (ties checked against the top-2 gap)", arguments: [1.0, 2.0] as [Float])
+    /// The whole 256-token run costs ~20 s of CPU per case; by default the first 48 steps are
+    /// compared (a prefix of upstream's sequence), all 256 with DIGIT_BENCH_FULL_PARITY=1.
+    static let greedySteps = ProcessInfo.processInfo.environment["DIGIT_BENCH_FULL_PARITY"] == "1" ? 256 : 48
+
+    @Test("greedy continuation is exact (ties checked against the top-2 gap)", arguments: [1.0, 2.0] as [Float])
     func greedy(cfgScale: Float) throws {
         let tag = cfgScale > 1 ? "cfg2" : "cfg1"
         let tokens = Self.model.generate(
             classes: [Self.classID], sampling: SamplingConfiguration(cfgScale: cfgScale, greedy: true),
-            rngs: [SampleRNG(seed: 0, sample: 0)])[0]
-        let ref = try Fixtures.npy("gpt", "llamagen_gpt_B/greedy_\(tag)_tokens.npy").int64s().map { Int($0) }
+            rngs: [SampleRNG(seed: 0, sample: 0)], steps: Self.greedySteps)[0]
+        let ref = Array(try Fixtures.npy("gpt", "llamagen_gpt_B/greedy_\(tag)_tokens.npy").int64s().map { Int($0) }.prefix(Self.greedySteps))
+        #expect(tokens.count == ref.count)
         let gap = try Fixtures.npy("gpt", "llamagen_gpt_B/greedy_\(tag)_top2_gap.npy").floats()
         if let first = zip(tokens, ref).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
             // A divergence is acceptable only at a near-tie (gap below 5x our logit error bound).

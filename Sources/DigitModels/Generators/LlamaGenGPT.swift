@@ -87,7 +87,7 @@ public final class LlamaGenGPT: @unchecked Sendable {
         try config.validate()
         self.config = config
         let w = weights.root
-        let c = config.dim, hd = config.headDim, f = config.ffnHidden
+        let c = config.dim
         classTable = try w.tensor("cls_embedding.embedding_table.weight", shape: [config.numClasses + 1, c])
         tokenTable = try w.tensor("tok_embeddings.weight", shape: [config.vocabSize, c])
         layers = try LlamaBlockStack(w.scope("layers"), count: config.nLayer, shape: config.blockShape)
