@@ -1,0 +1,159 @@
+// The input side of the FID Inception: how each reference tool turns an 8-bit RGB image into the
+// (1, 3, 299, 299) network input. This is where pytorch-fid, torch-fidelity/ADM and clean-fid
+// differ (the network after the first conv is identical); their pool3 features differ by up to
+// 1.4 % (fixtures/inception/README.md), so every report records which protocol produced a number.
+//
+// References: mseitzer/pytorch-fid src/pytorch_fid/inception.py @ b9c18118 (`InceptionV3.forward`,
+// fed by `fid_score.py`'s `ToTensor()`); toshas/torch-fidelity feature_extractor_inceptionv3.py @ 028118e5
+// and interpolate_compat_tensorflow.py @ 0e40ea8e; openai/guided-diffusion evaluations/evaluator.py
+// (the ADM evaluator runs the TF graph, whose own ResizeBilinear/Sub/Mul this reproduces);
+// GaParmar/clean-fid cleanfid/resize.py + features.py (mode "clean").
+
+import DigitImage
+import DigitTensor
+
+/// A named recipe for turning images into FID Inception inputs.
+public enum InceptionProtocol: String, CaseIterable, Codable, Sendable {
+    /// The ADM TF evaluator (LlamaGen, VAR, DiT, Open-MAGVIT2 AR tables): uint8 → float 0…255,
+    /// TF1 `resize_bilinear` to 299 (align_corners=False, no half-pixel offset), `(x − 128) / 128`.
+    case adm
+    /// torch-fidelity's 'inception-v3-compat' (DiGIT): the same arithmetic as `adm`.
+    case torchFidelity = "torch-fidelity"
+    /// pytorch-fid (`fid_score.py`, Open-MAGVIT2 rFID): `x / 255`, `F.interpolate(bilinear,
+    /// align_corners=False)` to 299 (no antialias), `2x − 1`.
+    case pytorchFid = "pytorch-fid"
+    /// clean-fid mode "clean": per-channel Pillow BICUBIC in float mode to 299 (no requantisation),
+    /// clip to 0…255, `(x − 128) / 128`.
+    case cleanFid = "clean-fid"
+
+    public var summary: String {
+        switch self {
+        case .adm, .torchFidelity: "uint8 -> float 0..255, TF1 bilinear to 299 (no half-pixel offset), (x-128)/128"
+        case .pytorchFid: "x/255, torch bilinear (align_corners=False) to 299, 2x-1"
+        case .cleanFid: "PIL bicubic in float mode to 299, clip 0..255, (x-128)/128"
+        }
+    }
+
+    /// The network input (1, 3, side, side) for image `index` of `images`.
+    public func networkInput(_ images: ImageBatch, index: Int, side: Int = 299) throws -> Tensor {
+        precondition(index >= 0 && index < images.count, "image \(index) of \(images.count)")
+        let (h, w) = (images.height, images.width)
+        let plane = h * w
+        // uint8 HWC → float CHW, scaled as the reference does before resizing.
+        let divisor: Float? = self == .pytorchFid ? 255 : nil   // ToTensor(): img.float().div(255)
+        let chw = images.pixels.withUnsafeBufferPointer { px in
+            let src = px.baseAddress! + index * plane * 3
+            return Tensor(shape: [1, 3, h, w]) { out in
+                for c in 0..<3 {
+                    let dst = out.baseAddress! + c * plane
+                    if let divisor {
+                        for i in 0..<plane { dst[i] = Float(src[i * 3 + c]) / divisor }
+                    } else {
+                        for i in 0..<plane { dst[i] = Float(src[i * 3 + c]) }
+                    }
+                }
+            }
+        }
+        return try networkInput(chw, side: side)
+    }
+
+    /// The network input for a float image (1, 3, H, W) already on this protocol's input scale:
+    /// 0…1 for `pytorch-fid`, 0…255 for the others.
+    public func networkInput(_ x: Tensor, side: Int = 299) throws -> Tensor {
+        switch self {
+        case .adm, .torchFidelity:
+            let r = resizeBilinearTF1(x, size: (side, side))
+            return r.mapScalars { ($0 - 128) / 128 }
+        case .pytorchFid:
+            let r = interpolateBilinear(x, size: (side, side))
+            return r.mapScalars { 2 * $0 - 1 }
+        case .cleanFid:
+            // TODO(image branch): Pillow's float-mode BICUBIC (`Image.fromarray(ch, mode='F').resize`)
+            // comes with DigitImage's PIL resampler; until it lands this protocol is refused.
+            throw InceptionError.protocolUnavailable(self, reason: "needs DigitImage's Pillow float-mode bicubic resize (not merged yet)")
+        }
+    }
+}
+
+/// Errors of the Inception feature extractor.
+public enum InceptionError: Error, CustomStringConvertible, Equatable {
+    case protocolUnavailable(InceptionProtocol, reason: String)
+    case unknownFeature(String)
+    case unknownProtocol(String)
+
+    public var description: String {
+        switch self {
+        case let .protocolUnavailable(p, reason):
+            return "input protocol '\(p.rawValue)' is not available: \(reason)"
+        case let .unknownFeature(name):
+            let valid = InceptionFeature.allCases.map(\.rawValue).joined(separator: ", ")
+            return "unknown Inception feature '\(name)'\(didYouMean(name, InceptionFeature.allCases.map(\.rawValue))); valid: \(valid)"
+        case let .unknownProtocol(name):
+            let valid = InceptionProtocol.allCases.map(\.rawValue).joined(separator: ", ")
+            return "unknown input protocol '\(name)'\(didYouMean(name, InceptionProtocol.allCases.map(\.rawValue))); valid: \(valid)"
+        }
+    }
+}
+
+extension InceptionProtocol {
+    /// Parses a protocol name, with a "did you mean" error for unknown ones.
+    public init(parsing name: String) throws {
+        guard let p = InceptionProtocol(rawValue: name) else { throw InceptionError.unknownProtocol(name) }
+        self = p
+    }
+}
+
+extension Tensor {
+    /// Elementwise `f` (same shape).
+    fileprivate func mapScalars(_ f: (Float) -> Float) -> Tensor {
+        Tensor(shape: shape, scalars: scalars.map(f))
+    }
+}
+
+// MARK: - Extraction over batches
+
+extension InceptionV3 {
+    /// Features of every image in `images` under `inputProtocol`: one (N, D) tensor per requested
+    /// feature, rows in image order. Images are processed one at a time, so the result does not
+    /// depend on how a dataset is split into batches.
+    public func extract(
+        _ images: ImageBatch, protocol inputProtocol: InceptionProtocol, features: [InceptionFeature]
+    ) throws -> [InceptionFeature: Tensor] {
+        let wanted = Set(features)
+        var rows: [InceptionFeature: [Float]] = [:]
+        for f in wanted { rows[f] = []; rows[f]!.reserveCapacity(images.count * f.dimension) }
+        for i in 0..<images.count {
+            let x = try inputProtocol.networkInput(images, index: i, side: configuration.image_size)
+            let a = forward(x, features: wanted)
+            for f in wanted { rows[f]!.append(contentsOf: a.features[f]!) }
+        }
+        return rows.reduce(into: [:]) { $0[$1.key] = Tensor(shape: [images.count, $1.key.dimension], scalars: $1.value) }
+    }
+}
+
+/// A FeatureExtractor view of the FID Inception with a fixed input protocol.
+public struct InceptionFeatureExtractor: FeatureExtractor {
+    public let network: InceptionV3
+    public let inputProtocol: InceptionProtocol
+
+    public init(network: InceptionV3, inputProtocol: InceptionProtocol) {
+        self.network = network
+        self.inputProtocol = inputProtocol
+    }
+
+    public var id: FeatureExtractorID { .inceptionV3 }
+    public var isSeeded: Bool { network.isSeeded }
+    public var provenance: String { "\(id.rawValue) (\(network.weightsDescription)), protocol \(inputProtocol.rawValue)" }
+    public var availableFeatures: [FeatureSpec] {
+        InceptionFeature.allCases.map { FeatureSpec(name: $0.rawValue, dimension: $0.dimension) }
+    }
+
+    public func extractFeatures(_ images: ImageBatch, names: [String]) throws -> [String: Tensor] {
+        let features = try names.map { n -> InceptionFeature in
+            guard let f = InceptionFeature(name: n) else { throw InceptionError.unknownFeature(n) }
+            return f
+        }
+        let out = try network.extract(images, protocol: inputProtocol, features: features)
+        return Dictionary(uniqueKeysWithValues: zip(names, features).map { ($0, out[$1]!) })
+    }
+}
