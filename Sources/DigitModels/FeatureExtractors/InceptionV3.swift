@@ -152,12 +152,44 @@ public struct InceptionV3: Sendable {
         return out
     }
 
-    /// Total float parameters (23,885,392 for the FID Inception).
-    public var parameterCount: Int {
-        let convs = [Conv2d_1a_3x3, Conv2d_2a_3x3, Conv2d_2b_3x3, Conv2d_3b_1x1, Conv2d_4a_3x3]
+    /// Every BasicConv2d in state-dict order.
+    var units: [BasicConv2d] {
+        [Conv2d_1a_3x3, Conv2d_2a_3x3, Conv2d_2b_3x3, Conv2d_3b_1x1, Conv2d_4a_3x3]
             + Mixed_5b.units + Mixed_5c.units + Mixed_5d.units + Mixed_6a.units + Mixed_6b.units
             + Mixed_6c.units + Mixed_6d.units + Mixed_6e.units + Mixed_7a.units + Mixed_7b.units + Mixed_7c.units
-        return convs.reduce(0) { $0 + $1.weight.count + 4 * $1.outChannels } + fcWeight.count + fcBias.count
+    }
+
+    /// Total float parameters (23,885,392 for the FID Inception).
+    public var parameterCount: Int {
+        units.reduce(0) { $0 + $1.weight.count + 4 * $1.outChannels } + fcWeight.count + fcBias.count
+    }
+
+    /// Floating-point operations (2 per multiply-add) of the convolutions and fc for one
+    /// `side`×`side` input: the sgemm work a forward pass cannot avoid (pools/BN/resize excluded).
+    public func gemmFlops(side: Int = 299) -> Double {
+        // Spatial size entering each unit, following the forward pass.
+        var total = 0.0
+        func conv(_ u: BasicConv2d, _ h: Int, _ w: Int) -> (Int, Int) {
+            let (oh, ow) = u.outputSize(h, w)
+            total += 2 * Double(u.outChannels * u.inChannels * u.kernelH * u.kernelW * oh * ow)
+            return (oh, ow)
+        }
+        func pool2(_ h: Int, _ w: Int) -> (Int, Int) { ((h - 3) / 2 + 1, (w - 3) / 2 + 1) }
+        var (h, w) = conv(Conv2d_1a_3x3, side, side)
+        (h, w) = conv(Conv2d_2a_3x3, h, w)
+        (h, w) = conv(Conv2d_2b_3x3, h, w)
+        (h, w) = pool2(h, w)
+        (h, w) = conv(Conv2d_3b_1x1, h, w)
+        (h, w) = conv(Conv2d_4a_3x3, h, w)
+        (h, w) = pool2(h, w)
+        // Inside the mixed blocks every unit sees the block's input size except the stride-2 units
+        // (whose inputs are still the block's size) — so all units of a block use the block's size.
+        for block in [Mixed_5b.units, Mixed_5c.units, Mixed_5d.units, Mixed_6a.units] { for u in block { _ = conv(u, h, w) } }
+        (h, w) = pool2(h, w)
+        for block in [Mixed_6b.units, Mixed_6c.units, Mixed_6d.units, Mixed_6e.units, Mixed_7a.units] { for u in block { _ = conv(u, h, w) } }
+        (h, w) = pool2(h, w)
+        for block in [Mixed_7b.units, Mixed_7c.units] { for u in block { _ = conv(u, h, w) } }
+        return total + 2 * Double(fcWeight.count)
     }
 }
 
@@ -305,33 +337,48 @@ struct BasicConv2d: Sendable {
                 if kernelH == 1 && kernelW == 1 && stride == 1 && padH == 0 && padW == 0 {
                     // 1×1 convolution: the input planes are already the (in, H·W) operand.
                     Gemm.sgemm(m: outChannels, n: n, k: k, a: pw.baseAddress!, lda: k, b: px.baseAddress!, ldb: n, c: out, ldc: n)
+                    normalizeAndRectify(out, stride: n, columns: 0..<n)
                 } else {
-                    let columns = [Float](unsafeUninitializedCapacity: k * n) { buf, count in
-                        im2col(px.baseAddress!, h: h, w: w, oh: oh, ow: ow, into: buf.baseAddress!)
-                        count = k * n
+                    // im2col + sgemm over blocks of output rows, so that the unfolded block stays
+                    // in cache (the stem's full unfolding is 25 MB) while sgemm's N stays ≥ 256.
+                    let rowsPerBlock = min(oh, max((256 + ow - 1) / ow, Self.columnBlockFloats / max(k * ow, 1)))
+                    let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * rowsPerBlock * ow)
+                    defer { columns.deallocate() }
+                    var oy0 = 0
+                    while oy0 < oh {
+                        let rows = min(rowsPerBlock, oh - oy0)
+                        im2col(px.baseAddress!, h: h, w: w, rows: oy0..<(oy0 + rows), ow: ow, into: columns)
+                        Gemm.sgemm(m: outChannels, n: rows * ow, k: k, a: pw.baseAddress!, lda: k, b: columns, ldb: rows * ow,
+                                   c: out + oy0 * ow, ldc: n)
+                        normalizeAndRectify(out, stride: n, columns: (oy0 * ow)..<((oy0 + rows) * ow))
+                        oy0 += rows
                     }
-                    columns.withUnsafeBufferPointer { pc in
-                        Gemm.sgemm(m: outChannels, n: n, k: k, a: pw.baseAddress!, lda: k, b: pc.baseAddress!, ldb: n, c: out, ldc: n)
-                    }
-                }
-            }
-        }
-        // BatchNorm (eval) + ReLU, per output channel.
-        alpha.withUnsafeBufferPointer { pa in
-            beta.withUnsafeBufferPointer { pb in
-                let (pa, pb) = (pa.baseAddress!, pb.baseAddress!)
-                parallelFor(outChannels, grain: max(1, 16_384 / max(n, 1))) { c in
-                    let row = out + c * n
-                    let (a, b) = (pa[c], pb[c])
-                    for i in 0..<n { row[i] = max(row[i] * a + b, 0) }
                 }
             }
         }
     }
 
-    /// Unfolds (in, H, W) into the (in·kh·kw, OH·OW) matrix of conv inputs, zero padding outside.
-    private func im2col(_ src: UnsafePointer<Float>, h: Int, w: Int, oh: Int, ow: Int, into dst: UnsafeMutablePointer<Float>) {
-        let n = oh * ow
+    /// BatchNorm (eval) + ReLU in place on `columns` of every output channel (row `c` at `out + c·stride`).
+    private func normalizeAndRectify(_ out: UnsafeMutablePointer<Float>, stride: Int, columns: Range<Int>) {
+        alpha.withUnsafeBufferPointer { pa in
+            beta.withUnsafeBufferPointer { pb in
+                let (pa, pb) = (pa.baseAddress!, pb.baseAddress!)
+                parallelFor(outChannels, grain: max(1, 16_384 / max(columns.count, 1))) { c in
+                    let row = out + c * stride
+                    let (a, b) = (pa[c], pb[c])
+                    for i in columns { row[i] = max(row[i] * a + b, 0) }
+                }
+            }
+        }
+    }
+
+    /// Floats of unfolded input per sgemm call (~1 MB: about a core's L2).
+    static let columnBlockFloats = 1 << 18
+
+    /// Unfolds output rows `rows` of (in, H, W) into the (in·kh·kw, rows·OW) matrix of conv
+    /// inputs, zero padding outside the image.
+    private func im2col(_ src: UnsafePointer<Float>, h: Int, w: Int, rows: Range<Int>, ow: Int, into dst: UnsafeMutablePointer<Float>) {
+        let n = rows.count * ow
         let (kh, kw, s, ph, pw) = (kernelH, kernelW, stride, padH, padW)
         parallelFor(inChannels * kh, grain: 4) { ci in
             let (c, i) = (ci / kh, ci % kh)
@@ -341,8 +388,8 @@ struct BasicConv2d: Sendable {
                 // Output columns whose input column ox·s − pw + j lies inside [0, w).
                 let oxLo = max(0, (pw - j + s - 1) / s)
                 let oxHi = min(ow, (w - 1 + pw - j) / s + 1)
-                for oy in 0..<oh {
-                    let r = row + oy * ow
+                for oy in rows {
+                    let r = row + (oy - rows.lowerBound) * ow
                     let iy = oy * s - ph + i
                     if iy < 0 || iy >= h || oxLo >= oxHi {
                         r.update(repeating: 0, count: ow)
