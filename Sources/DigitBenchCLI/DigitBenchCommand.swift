@@ -20,6 +20,9 @@ struct DigitBenchCommand: ParsableCommand {
         subcommands: [
             Version.self,
             Doctor.self,
+            Inspect.self,
+            Convert.self,
+            Bench.self,
         ]
     )
 }
