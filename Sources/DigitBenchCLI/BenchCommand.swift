@@ -7,7 +7,7 @@ extension DigitBenchCommand {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure performance (numbers are meaningful only on an otherwise idle machine).",
-            subcommands: [BenchLoad.self])
+            subcommands: [BenchLoad.self, BenchInception.self])
     }
 
     struct BenchLoad: ParsableCommand {

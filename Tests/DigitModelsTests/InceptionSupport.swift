@@ -17,21 +17,9 @@ enum InceptionFixture {
         do { return try InceptionV3(weights: seededWeights) } catch { fatalError("seeded Inception: \(error)") }
     }()
 
-    /// The fixture photo `name` as a one-image batch.
-    ///
-    /// TODO(image branch): decode `images/<name>.png` through DigitImage once its PNG decoder is
-    /// merged. Until then the PNGs are read from the uint8 HWC `.npy` copies written by
-    /// `python3 tools/inception_png_to_npy.py` into $DIGIT_BENCH_INCEPTION_NPY (default
-    /// /tmp/digit-bench-inception).
+    /// The fixture photo `images/<name>.png`, decoded by DigitImage, as a one-image batch.
     static func image(_ name: String) throws -> ImageBatch {
-        let dir = ProcessInfo.processInfo.environment["DIGIT_BENCH_INCEPTION_NPY"] ?? "/tmp/digit-bench-inception"
-        let url = URL(fileURLWithPath: dir).appendingPathComponent(name + ".npy")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw FixtureError.missing("\(url.path) (run: python3 tools/inception_png_to_npy.py)")
-        }
-        let a = try NPY.read(contentsOf: url)
-        precondition(a.dtype == .uint8 && a.shape.count == 3 && a.shape[2] == 3, "\(url.path): \(a.dtype) \(a.shape)")
-        return ImageBatch(count: 1, height: a.shape[0], width: a.shape[1], pixels: a.data)
+        try ImageBatch(images: [ImageCodec.decode(contentsOf: Fixtures.url("inception", "images/\(name).png"))])
     }
 
     /// Row `name` of a `[6, D]` fixture.

@@ -64,15 +64,29 @@ struct InceptionTests {
         let img = try InceptionFixture.image("astronaut_512x512")
         // pytorch-fid: 2·interpolate(x/255) − 1. resize/README: |Δ| ≤ 1e-6 on the [0,1] scale → 2e-6 after 2x−1.
         let torchRef = try Fixtures.npy("resize", "astronaut_512x512__torch_bilinear299_float.npy").doubles()
-        let p = try InceptionProtocol.pytorchFid.networkInput(img, index: 0)
+        let p = InceptionProtocol.pytorchFid.networkInput(img, index: 0)
         #expect(p.shape == [1, 3, 299, 299])
         #expect(worstRatio(p.scalars, torchRef.map { 2 * $0 - 1 }, atol: 2e-6, rtol: 0) <= 1)
         // torch-fidelity: (TF1 resize − 128)/128. resize/README: |Δ| ≤ 1e-4 on [0,255] → 1e-4/128.
         let tfRef = try Fixtures.npy("resize", "astronaut_512x512__tf1_bilinear299_float.npy").doubles()
-        let t = try InceptionProtocol.torchFidelity.networkInput(img, index: 0)
+        let t = InceptionProtocol.torchFidelity.networkInput(img, index: 0)
         #expect(worstRatio(t.scalars, tfRef.map { ($0 - 128) / 128 }, atol: 1e-4 / 128, rtol: 0) <= 1)
-        #expect(try InceptionProtocol.adm.networkInput(img, index: 0) == t)
+        #expect(InceptionProtocol.adm.networkInput(img, index: 0) == t)
         #expect(throws: InceptionError.self) { try InceptionProtocol(parsing: "pytorch_fid") }
+
+        // clean-fid: Pillow float bicubic (HWC fixture), then (x − 128)/128.
+        // resize/README: |Δ| ≤ 1e-3 on the [0,255] scale → 1e-3/128.
+        let small = try InceptionFixture.image("motorcycle_box32")
+        let cleanRef = try Fixtures.npy("resize", "motorcycle_box32__cleanfid_clean299_float.npy").doubles()
+        var cleanCHW = [Double](repeating: 0, count: cleanRef.count)
+        for i in 0..<(299 * 299) { for c in 0..<3 { cleanCHW[c * 299 * 299 + i] = (cleanRef[i * 3 + c] - 128) / 128 } }
+        let cf = InceptionProtocol.cleanFid.networkInput(small, index: 0)
+        #expect(worstRatio(cf.scalars, cleanCHW, atol: 1e-3 / 128, rtol: 0) <= 1)
+        // The float-tensor entry point gives the same input from 0…255 floats.
+        let floats = Tensor(shape: [1, 3, 32, 32]) { out in
+            for c in 0..<3 { for i in 0..<1024 { out[c * 1024 + i] = Float(small.pixels[i * 3 + c]) } }
+        }
+        #expect(InceptionProtocol.cleanFid.networkInput(floats) == cf)
     }
 
     // MARK: Parity on the fixture photos
@@ -159,7 +173,7 @@ struct InceptionTests {
         #expect(joint[.spatial]!.scalars == a[.spatial]!.scalars + b[.spatial]!.scalars)
 
         // The sFID feature against the Mixed_6d map captured by the same forward pass.
-        let x = try InceptionProtocol.adm.networkInput(one, index: 0)
+        let x = InceptionProtocol.adm.networkInput(one, index: 0)
         let act = net.forward(x, features: [.spatial], taps: [.Mixed_6d])
         let m = act.taps[.Mixed_6d]!
         #expect(m.shape == [1, 768, 17, 17])

@@ -37,10 +37,17 @@ public enum InceptionProtocol: String, CaseIterable, Codable, Sendable {
     }
 
     /// The network input (1, 3, side, side) for image `index` of `images`.
-    public func networkInput(_ images: ImageBatch, index: Int, side: Int = 299) throws -> Tensor {
+    public func networkInput(_ images: ImageBatch, index: Int, side: Int = 299) -> Tensor {
         precondition(index >= 0 && index < images.count, "image \(index) of \(images.count)")
         let (h, w) = (images.height, images.width)
         let plane = h * w
+        if self == .cleanFid {
+            // clean-fid resizes the uint8 image itself (each channel as a Pillow 'F' image).
+            let hwc = Resample.cleanFIDResize(images.image(index), width: side, height: side, filter: .bicubic)
+            return Tensor(shape: [1, 3, side, side]) { out in
+                for c in 0..<3 { for i in 0..<(side * side) { out[c * side * side + i] = (hwc[i * 3 + c] - 128) / 128 } }
+            }
+        }
         // uint8 HWC → float CHW, scaled as the reference does before resizing.
         let divisor: Float? = self == .pytorchFid ? 255 : nil   // ToTensor(): img.float().div(255)
         let chw = images.pixels.withUnsafeBufferPointer { px in
@@ -56,12 +63,12 @@ public enum InceptionProtocol: String, CaseIterable, Codable, Sendable {
                 }
             }
         }
-        return try networkInput(chw, side: side)
+        return networkInput(chw, side: side)
     }
 
     /// The network input for a float image (1, 3, H, W) already on this protocol's input scale:
     /// 0…1 for `pytorch-fid`, 0…255 for the others.
-    public func networkInput(_ x: Tensor, side: Int = 299) throws -> Tensor {
+    public func networkInput(_ x: Tensor, side: Int = 299) -> Tensor {
         switch self {
         case .adm, .torchFidelity:
             let r = resizeBilinearTF1(x, size: (side, side))
@@ -70,23 +77,27 @@ public enum InceptionProtocol: String, CaseIterable, Codable, Sendable {
             let r = interpolateBilinear(x, size: (side, side))
             return r.mapScalars { 2 * $0 - 1 }
         case .cleanFid:
-            // TODO(image branch): Pillow's float-mode BICUBIC (`Image.fromarray(ch, mode='F').resize`)
-            // comes with DigitImage's PIL resampler; until it lands this protocol is refused.
-            throw InceptionError.protocolUnavailable(self, reason: "needs DigitImage's Pillow float-mode bicubic resize (not merged yet)")
+            // Pillow 'F'-mode BICUBIC per channel, clip to 0…255 (clean-fid `make_resizer('PIL', False, 'bicubic')`).
+            let (h, w) = (x.dim(2), x.dim(3))
+            var out = [Float]()
+            out.reserveCapacity(3 * side * side)
+            for c in 0..<3 {
+                let plane = Array(x.scalars[c * h * w..<(c + 1) * h * w])
+                let r = Resample.resizeFloat(plane, width: w, height: h, toWidth: side, toHeight: side, filter: .bicubic)
+                out += r.map { (min(max($0, 0), 255) - 128) / 128 }
+            }
+            return Tensor(shape: [1, 3, side, side], scalars: out)
         }
     }
 }
 
 /// Errors of the Inception feature extractor.
 public enum InceptionError: Error, CustomStringConvertible, Equatable {
-    case protocolUnavailable(InceptionProtocol, reason: String)
     case unknownFeature(String)
     case unknownProtocol(String)
 
     public var description: String {
         switch self {
-        case let .protocolUnavailable(p, reason):
-            return "input protocol '\(p.rawValue)' is not available: \(reason)"
         case let .unknownFeature(name):
             let valid = InceptionFeature.allCases.map(\.rawValue).joined(separator: ", ")
             return "unknown Inception feature '\(name)'\(didYouMean(name, InceptionFeature.allCases.map(\.rawValue))); valid: \(valid)"
@@ -125,7 +136,7 @@ extension InceptionV3 {
         var rows: [InceptionFeature: [Float]] = [:]
         for f in wanted { rows[f] = []; rows[f]!.reserveCapacity(images.count * f.dimension) }
         for i in 0..<images.count {
-            let x = try inputProtocol.networkInput(images, index: i, side: configuration.image_size)
+            let x = inputProtocol.networkInput(images, index: i, side: configuration.image_size)
             let a = forward(x, features: wanted)
             for f in wanted { rows[f]!.append(contentsOf: a.features[f]!) }
         }
@@ -172,7 +183,9 @@ extension InceptionV3 {
     /// either, throws ``WeightFileError/notFound(file:url:searched:)`` naming pytorch-fid's file and URL.
     ///
     /// - Parameter read: the checkpoint reader (DigitCheckpoint's `.pth` loader) producing the state dict.
-    public static func loadReal(checkpoint explicit: String? = nil, read: (URL) throws -> StateDict) throws -> InceptionV3 {
+    public static func loadReal(
+        checkpoint explicit: String? = nil, read: (URL) throws -> StateDict = { try Checkpoint.load($0).stateDict }
+    ) throws -> InceptionV3 {
         let primary = WeightFile.inceptionPytorchFID, secondary = WeightFile.inceptionTorchFidelity
         let url: URL, file: WeightFile
         if let explicit {
