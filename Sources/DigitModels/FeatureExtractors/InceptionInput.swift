@@ -71,10 +71,10 @@ public enum InceptionProtocol: String, CaseIterable, Codable, Sendable {
     public func networkInput(_ x: Tensor, side: Int = 299) -> Tensor {
         switch self {
         case .adm, .torchFidelity:
-            let r = resizeBilinearTF1(x, size: (side, side))
+            let r = interpolateBilinearTF1(x, size: (side, side), alignCorners: false)
             return r.mapScalars { ($0 - 128) / 128 }
         case .pytorchFid:
-            let r = interpolateBilinear(x, size: (side, side))
+            let r = interpolateBilinear(x, size: (side, side), alignCorners: false)
             return r.mapScalars { 2 * $0 - 1 }
         case .cleanFid:
             // Pillow 'F'-mode BICUBIC per channel, clip to 0…255 (clean-fid `make_resizer('PIL', False, 'bicubic')`).

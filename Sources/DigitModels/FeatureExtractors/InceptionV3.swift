@@ -101,13 +101,13 @@ public struct InceptionV3: Sendable {
         x = Conv2d_1a_3x3(x)                            // (1, 32, 149, 149)
         x = Conv2d_2a_3x3(x)                            // (1, 32, 147, 147)
         x = Conv2d_2b_3x3(x)                            // (1, 64, 147, 147)
-        x = maxPool2d(x, kernelSize: 3, stride: 2)      // (1, 64, 73, 73)
+        x = maxPool2d(x, kernel: (3, 3), stride: (2, 2)) // (1, 64, 73, 73)
         if features.contains(.block64) { out.features[.block64] = channelMeans(x) }
         if reached(.maxpool1, x) { return out }
 
         x = Conv2d_3b_1x1(x)                            // (1, 80, 73, 73)
         x = Conv2d_4a_3x3(x)                            // (1, 192, 71, 71)
-        x = maxPool2d(x, kernelSize: 3, stride: 2)      // (1, 192, 35, 35)
+        x = maxPool2d(x, kernel: (3, 3), stride: (2, 2)) // (1, 192, 35, 35)
         if features.contains(.block192) { out.features[.block192] = channelMeans(x) }
         if reached(.maxpool2, x) { return out }
 
@@ -258,16 +258,9 @@ public struct InceptionActivations: Sendable {
     public var taps: [InceptionTap: Tensor] = [:]
 }
 
-/// (1, C, H, W) → C spatial means (`adaptive_avg_pool2d(x, 1)`), accumulated in Double.
+/// (1, C, H, W) → C spatial means (`adaptive_avg_pool2d(x, 1)`).
 private func channelMeans(_ x: Tensor) -> [Float] {
-    let c = x.dim(1), plane = x.dim(2) * x.dim(3)
-    return x.withUnsafeBufferPointer { p in
-        (0..<c).map { ch in
-            var s = 0.0
-            for i in 0..<plane { s += Double(p[ch * plane + i]) }
-            return Float(s / Double(plane))
-        }
-    }
+    adaptiveAvgPool2d(x, outH: 1, outW: 1).scalars
 }
 
 /// (1, C, H, W) → the first `channels` channels in NHWC order, flattened (ADM's `spatial[..., :7]`).
@@ -447,8 +440,8 @@ enum InceptionPool: Sendable {
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         switch self {
-        case .average: avgPool2d(x, kernelSize: 3, stride: 1, padding: 1, countIncludePad: false)
-        case .max: maxPool2d(x, kernelSize: 3, stride: 1, padding: 1)
+        case .average: avgPool2d(x, kernel: (3, 3), stride: (1, 1), padding: (1, 1), countIncludePad: false)
+        case .max: maxPool2d(x, kernel: (3, 3), stride: (1, 1), padding: (1, 1))
         }
     }
 }
@@ -499,7 +492,7 @@ struct InceptionB: Sendable {
         return concatenate(channels: 384 + 96 + x.dim(1), height: oh, width: ow) { out in
             out.conv(branch3x3, x)                                      // 384
             out.conv(branch3x3dbl_3, branch3x3dbl_2(branch3x3dbl_1(x))) // 96
-            out.copy(maxPool2d(x, kernelSize: 3, stride: 2))            // C
+            out.copy(maxPool2d(x, kernel: (3, 3), stride: (2, 2)))            // C
         }                                                               // (1, 768, 17, 17)
     }
 }
@@ -561,7 +554,7 @@ struct InceptionD: Sendable {
         return concatenate(channels: 320 + 192 + x.dim(1), height: oh, width: ow) { out in
             out.conv(branch3x3_2, branch3x3_1(x))                                            // 320
             out.conv(branch7x7x3_4, branch7x7x3_3(branch7x7x3_2(branch7x7x3_1(x))))          // 192
-            out.copy(maxPool2d(x, kernelSize: 3, stride: 2))                                  // C
+            out.copy(maxPool2d(x, kernel: (3, 3), stride: (2, 2)))                                  // C
         }                                                               // (1, 1280, 8, 8)
     }
 }
