@@ -12,6 +12,7 @@
 import DigitCheckpoint
 import DigitImage
 import DigitTensor
+import Dispatch
 import Foundation
 
 /// A named recipe for turning images into FID Inception inputs.
@@ -127,20 +128,38 @@ extension Tensor {
 
 extension InceptionV3 {
     /// Features of every image in `images` under `inputProtocol`: one (N, D) tensor per requested
-    /// feature, rows in image order. Images are processed one at a time, so the result does not
-    /// depend on how a dataset is split into batches.
+    /// feature, rows in image order.
+    ///
+    /// Each image goes through the network on its own, and ``Threads/count`` images run at once
+    /// with single-threaded sgemm (a forward pass's sgemm calls, down to 8×8 maps, are too small to
+    /// split across threads efficiently). Every image follows the same arithmetic whatever the
+    /// batch, so the rows do not depend on how a dataset is split into batches.
     public func extract(
         _ images: ImageBatch, protocol inputProtocol: InceptionProtocol, features: [InceptionFeature]
     ) throws -> [InceptionFeature: Tensor] {
         let wanted = Set(features)
-        var rows: [InceptionFeature: [Float]] = [:]
-        for f in wanted { rows[f] = []; rows[f]!.reserveCapacity(images.count * f.dimension) }
-        for i in 0..<images.count {
-            let x = inputProtocol.networkInput(images, index: i, side: configuration.image_size)
-            let a = forward(x, features: wanted)
-            for f in wanted { rows[f]!.append(contentsOf: a.features[f]!) }
+        let n = images.count
+        var perImage = [[InceptionFeature: [Float]]](repeating: [:], count: n)
+        let workers = min(Threads.count, n)
+        Threads.withSingleThreadedBLAS {
+            perImage.withUnsafeMutableBufferPointer { slots in
+                let slots = slots
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for i in stride(from: worker, to: n, by: workers) {
+                        let x = inputProtocol.networkInput(images, index: i, side: configuration.image_size)
+                        slots[i] = forward(x, features: wanted).features
+                    }
+                }
+            }
         }
-        return rows.reduce(into: [:]) { $0[$1.key] = Tensor(shape: [images.count, $1.key.dimension], scalars: $1.value) }
+        var out: [InceptionFeature: Tensor] = [:]
+        for f in wanted {
+            var rows = [Float]()
+            rows.reserveCapacity(n * f.dimension)
+            for r in perImage { rows += r[f]! }
+            out[f] = Tensor(shape: [n, f.dimension], scalars: rows)
+        }
+        return out
     }
 }
 
