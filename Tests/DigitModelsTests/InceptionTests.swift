@@ -1,6 +1,6 @@
 import DigitCheckpoint
 import DigitImage
-import DigitModels
+@testable import DigitModels
 import DigitTensor
 import Foundation
 import Testing
@@ -54,6 +54,22 @@ struct InceptionTests {
         wrong[wrong.count - 1].shape = [1000]
         #expect(throws: ModelLoadError.shapeMismatch(key: "fc.bias", expected: [1008], actual: [1000], source: "test.pth")) {
             try InceptionV3(weights: Weights(stateDict: stateDict(wrong)))
+        }
+    }
+
+    @Test("the separable 3×3 pools equal DigitTensor's max_pool2d / avg_pool2d(count_include_pad=False)")
+    func pools() {
+        var rng = TestRNG(seed: 5)
+        for shape in [[1, 4, 17, 17], [1, 3, 147, 147], [2, 2, 8, 9]] {
+            let x = rng.tensor(shape)
+            // max: exact (max is order-independent).
+            #expect(pool3x3(x, .max, stride: 2, padding: 0) == maxPool2d(x, kernel: (3, 3), stride: (2, 2)))
+            #expect(pool3x3(x, .max, stride: 1, padding: 1) == maxPool2d(x, kernel: (3, 3), stride: (1, 1), padding: (1, 1)))
+            // average: another float summation order of ≤ 9 terms in [-1, 1] → |Δ| ≤ 1e-6.
+            let ours = pool3x3(x, .average, stride: 1, padding: 1)
+            let ref = avgPool2d(x, kernel: (3, 3), stride: (1, 1), padding: (1, 1), countIncludePad: false)
+            #expect(ours.shape == ref.shape)
+            #expect(compare(ours.scalars, ref.scalars).maxAbsDiff <= 1e-6)
         }
     }
 
