@@ -135,6 +135,9 @@ struct InceptionTests {
             let actual = out[feature]!.scalars
             let r = worstRatio(actual, expected, atol: 1e-4, rtol: 1e-4)
             #expect(r <= 1, "\(name) \(file): \(compare(actual, expected))")
+            if ProcessInfo.processInfo.environment["DIGIT_BENCH_VERBOSE"] != nil {
+                print("\(inputProtocol.rawValue) \(name) \(file): \(compare(actual, expected))")
+            }
         }
     }
 
@@ -235,6 +238,17 @@ struct InceptionTests {
         try Data("abc".utf8).write(to: tmp)
         defer { try? FileManager.default.removeItem(at: tmp) }
         #expect(throws: WeightFileError.self) { try WeightStore.verify(tmp, against: file) }
+    }
+
+    @Test("real weights load strictly with a verified checksum (only when DIGIT_BENCH_CHECKPOINTS is set)",
+          .enabled(if: ProcessInfo.processInfo.environment["DIGIT_BENCH_CHECKPOINTS"] != nil))
+    func realWeights() throws {
+        let net = try InceptionV3.loadReal()
+        #expect(!net.isSeeded)
+        #expect(net.parameterCount == 23_885_392)
+        let f = try net.extract(InceptionFixture.image("hubble_crop299"), protocol: .pytorchFid, features: [.pool3, .logits])
+        #expect(f[.pool3]!.scalars.allSatisfy { $0.isFinite && $0 >= 0 })
+        #expect(f[.logits]!.scalars.allSatisfy { $0.isFinite })
     }
 
     @Test("SHA-256 test vectors (FIPS 180-4)")
