@@ -453,6 +453,9 @@ func pool3x3(_ x: Tensor, _ kind: InceptionPool, stride s: Int, padding p: Int) 
     // Window of output index o along an axis of length `len`: [lo, hi) clipped to the input.
     func window(_ o: Int, _ len: Int) -> (Int, Int) { (max(o * s - p, 0), min(o * s - p + 3, len)) }
     let cols = (0..<ow).map { window($0, w) }, rows = (0..<oh).map { window($0, h) }
+    // Output columns [inLo, inHi) have their whole window inside the row; the rest are edges.
+    let inLo = min((p + s - 1) / s, ow), inHi = max(min(ow, (w - 3 + p) / s + 1), inLo)
+    let edges = Array(0..<inLo) + Array(inHi..<ow)
     return Tensor(shape: [n, c, oh, ow]) { out in
         let po = out.baseAddress!
         x.withUnsafeBufferPointer { px in
@@ -463,9 +466,10 @@ func pool3x3(_ x: Tensor, _ kind: InceptionPool, stride s: Int, padding p: Int) 
                         let src = pin + plane * h * w, dst = po + plane * oh * ow
                         let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)   // (h, ow) after the row pass
                         defer { tmp.deallocate() }
+                        // Row pass; output columns whose window lies inside the row take the 3-tap fast path.
                         for y in 0..<h {
                             let line = src + y * w, t = tmp + y * ow
-                            for ox in 0..<ow {
+                            for ox in edges {
                                 let (lo, hi) = cols[ox]
                                 var v = line[lo]
                                 switch kind {
@@ -473,6 +477,19 @@ func pool3x3(_ x: Tensor, _ kind: InceptionPool, stride s: Int, padding p: Int) 
                                 case .average: for i in (lo + 1)..<hi { v += line[i] }
                                 }
                                 t[ox] = v
+                            }
+                            guard inLo < inHi else { continue }
+                            switch kind {
+                            case .max:
+                                for ox in inLo..<inHi {
+                                    let b = line + (ox * s - p)
+                                    t[ox] = Swift.max(Swift.max(b[0], b[1]), b[2])
+                                }
+                            case .average:
+                                for ox in inLo..<inHi {
+                                    let b = line + (ox * s - p)
+                                    t[ox] = b[0] + b[1] + b[2]
+                                }
                             }
                         }
                         for oy in 0..<oh {
