@@ -23,6 +23,10 @@ struct DigitBenchCommand: ParsableCommand {
             Inspect.self,
             Convert.self,
             Bench.self,
+            Weights.self,
+            ReportCommand.self,
+            SuiteCommand.self,
+            Prepare.self,
         ]
     )
 }

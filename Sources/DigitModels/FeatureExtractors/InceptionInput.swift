@@ -189,38 +189,3 @@ public struct InceptionFeatureExtractor: FeatureExtractor {
         return Dictionary(uniqueKeysWithValues: zip(names, features).map { ($0, out[$1]!) })
     }
 }
-
-// MARK: - Real weights
-
-extension InceptionV3 {
-    /// Finds, verifies and loads the real FID Inception weights — never seeded ones.
-    ///
-    /// Looks for pytorch-fid's `pt_inception-2015-12-05-6726825d.pth` (its SHA-256 must start with
-    /// `6726825d`), then torch-fidelity's `weights-inception-2015-12-05-6726825d.pth` (same tensors
-    /// without num_batches_tracked; no published checksum), in `--checkpoint`,
-    /// `$DIGIT_BENCH_CHECKPOINTS`, `$DIGIT_BENCH_HOME` (default ~/.cache/digit-bench). Without
-    /// either, throws ``WeightFileError/notFound(file:url:searched:)`` naming pytorch-fid's file and URL.
-    ///
-    /// - Parameter read: the checkpoint reader (DigitCheckpoint's `.pth` loader) producing the state dict.
-    public static func loadReal(
-        checkpoint explicit: String? = nil, read: (URL) throws -> StateDict = { try Checkpoint.load($0).stateDict }
-    ) throws -> InceptionV3 {
-        let primary = WeightFile.inceptionPytorchFID, secondary = WeightFile.inceptionTorchFidelity
-        let url: URL, file: WeightFile
-        if let explicit {
-            url = try WeightStore.locate(primary, explicit: explicit)
-            file = url.lastPathComponent == secondary.fileName ? secondary : primary
-        } else if let u = try? WeightStore.locate(primary) {
-            (url, file) = (u, primary)
-        } else if let u = try? WeightStore.locate(secondary) {
-            (url, file) = (u, secondary)
-        } else {
-            _ = try WeightStore.locate(primary)  // throws notFound with the search list
-            fatalError("unreachable")
-        }
-        let digest = try WeightStore.verify(url, against: file)
-        let checked = file.sha256Prefix != nil ? "verified" : "no published checksum for this file"
-        let description = "\(url.path) (sha256 \(digest.prefix(16))…, \(checked))"
-        return try InceptionV3(weights: Weights(stateDict: read(url)), description: description)
-    }
-}
