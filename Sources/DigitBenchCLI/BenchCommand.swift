@@ -8,6 +8,10 @@ extension DigitBenchCommand {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure performance (numbers are meaningful only on an otherwise idle machine).",
+<<<<<<< HEAD
             subcommands: [Gemm.self, Conv.self, BenchLoad.self, BenchDecode.self, Frechet.self, BenchTokenizer.self])
+=======
+            subcommands: [BenchLoad.self, BenchDecode.self, BenchInception.self])
+>>>>>>> inception
     }
 }
