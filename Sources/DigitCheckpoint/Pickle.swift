@@ -40,7 +40,7 @@ public struct PickleVM {
 
     /// Unpickles one pickle starting at `start`; returns its value and the offset after STOP.
     public func load(_ buffer: ByteBuffer, from start: Int = 0, end: Int? = nil) throws -> (PickleValue, Int) {
-        var m = Machine(vm: self, cursor: ByteCursor(buffer, from: start, end: end))
+        var m = PickleMachine(vm: self, cursor: ByteCursor(buffer, from: start, end: end))
         do {
             let v = try m.run()
             if let problem = Shape.check([v], maxDepth: options.maxDepth, budget: 8 * m.ops + 1024) {
@@ -168,7 +168,7 @@ enum Shape {
 }
 
 /// The running machine: stack, mark stack, memo.
-private struct Machine {
+struct PickleMachine {
     let vm: PickleVM
     var cursor: ByteCursor
     var stack: [PickleValue] = []
@@ -459,7 +459,7 @@ private struct Machine {
     func construct(_ cls: PickleValue, _ args: [PickleValue], kwargs: PickleValue?) throws -> PickleValue {
         guard case let .global(name) = cls else { throw bad("NEWOBJ on a \(cls.typeName)") }
         if kwargs == nil, let v = try native(name, args) { return v }
-        if vm.isDataClass(name) || !vm.options.strict { return .object(PyObject(className: name, args: args, kwargs: kwargs)) }
+        if vm.isDataClass(name) { return .object(PyObject(className: name, args: args, kwargs: kwargs)) }
         throw CheckpointError.forbiddenGlobal(path: path, global: name, opcodeOffset: opStart)
     }
 
@@ -633,7 +633,8 @@ private struct Machine {
             let t = String(l)
             s += String(repeating: "0", count: 9 - t.count) + t
         }
-        return .bigInt(negative ? "-" + s : s)
+        let text = negative ? "-" + s : s
+        return Int64(text).map { .int($0) } ?? .bigInt(text)
     }
 }
 
