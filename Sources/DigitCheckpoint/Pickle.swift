@@ -22,6 +22,8 @@ public struct PickleVM {
         public var strict = false
         /// Maximum nesting depth of the built structure.
         public var maxDepth = 1000
+        /// How many `torch.storage._load_from_bytes` files deep this pickle is.
+        var embeddedLevel = 0
         public init(strict: Bool = false) { self.strict = strict }
     }
 
@@ -501,6 +503,18 @@ struct PickleMachine {
         case "torch._tensor._rebuild_from_type_v2", "torch._tensor._rebuild_from_type":
             guard a.count >= 3, let inner = a[2].sequence else { throw bad("\(name) with bad arguments") }
             return try call(a[0], inner)
+        case "torch.storage._load_from_bytes":
+            // A storage pickled on its own: the bytes are a whole (legacy) torch.save file.
+            guard case let .bytes(b)? = a.first else { throw bad("\(name) without bytes") }
+            guard vm.options.embeddedLevel < 4 else { throw bad("torch files embedded more than 4 levels deep") }
+            var inner = vm.options
+            inner.embeddedLevel += 1
+            let buffer = ByteBuffer(copying: b, path: "\(path) (embedded storage at byte \(opStart))")
+            let root = ZipArchive.looksLikeZip(buffer)
+                ? try TorchFile.loadZip(ZipArchive(buffer), options: inner)
+                : try TorchFile.loadLegacy(buffer, options: inner)
+            guard case .storage = root else { throw bad("\(name) holds a \(root.typeName), not a storage") }
+            return root
         case "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct":
             return .object(PyObject(className: "numpy.ndarray", args: []))
         case "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar":

@@ -94,7 +94,9 @@ public struct RawView: Sendable {
         let es = dtype.size
         let n = count
         if isContiguous && !bigEndian {
-            return try body(buffer.raw(byteOffset + offset * es, n * es))
+            let start = byteOffset + offset * es
+            defer { buffer.dropPages(start, n * es) }
+            return try body(buffer.raw(start, n * es))
         }
         let out = UnsafeMutableRawPointer.allocate(byteCount: max(n * es, 1), alignment: 64)
         defer { out.deallocate() }

@@ -105,3 +105,16 @@ import Testing
         magic.withUnsafeBytes { #expect(PickleMachine.long($0).keyText == TorchFile.legacyMagic) }
     }
 }
+
+extension PickleTests {
+    @Test func storagePickledOnItsOwn() throws {
+        // torch.storage._load_from_bytes(<legacy torch file>) is parsed, never called.
+        let bytes = Self.bytes(PickleVectors.embeddedStorage)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("digit-embedded-\(getpid()).pkl")
+        try Data(bytes).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let (sd, c) = try Checkpoint.load(url)
+        #expect(c.format == .pickle)
+        #expect(try sd.tensor("w").scalars == [2, 3, 4])
+    }
+}

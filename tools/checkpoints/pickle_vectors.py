@@ -58,3 +58,73 @@ import json
 print("extension PickleVectors {")
 print("    static let expectedJSON = #\"%s\"#" % json.dumps(to_json(sample())))
 print("}")
+
+
+# A plain pickle holding a tensor whose storage was pickled on its own, as torch's
+# Storage.__reduce__ does: _load_from_bytes(<a legacy torch.save file of the storage>).
+import io
+import struct
+import sys as _sys
+import types
+
+_torch = types.ModuleType("torch")
+_storage_mod = types.ModuleType("torch.storage")
+_utils = types.ModuleType("torch._utils")
+_sys.modules.update({"torch": _torch, "torch.storage": _storage_mod, "torch._utils": _utils})
+
+
+class FloatStorage:
+    pass
+
+
+FloatStorage.__module__ = "torch"
+_torch.FloatStorage = FloatStorage
+
+
+def _load_from_bytes(b):
+    raise RuntimeError("never called")
+
+
+def _rebuild_tensor_v2(*a):
+    raise RuntimeError("never called")
+
+
+_load_from_bytes.__module__ = "torch.storage"
+_storage_mod._load_from_bytes = _load_from_bytes
+_rebuild_tensor_v2.__module__ = "torch._utils"
+_utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+
+
+class _StoragePickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, FloatStorage):
+            return ("storage", FloatStorage, "140012345", "cpu", 4, None)
+        return None
+
+
+def legacy_storage_file(values):
+    f = io.BytesIO()
+    pickle.dump(0x1950A86A20F9469CFC6C, f, protocol=2)
+    pickle.dump(1001, f, protocol=2)
+    pickle.dump({"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}, f, protocol=2)
+    _StoragePickler(f, protocol=2).dump(FloatStorage())
+    pickle.dump(["140012345"], f, protocol=2)
+    f.write(struct.pack("<q", len(values)))
+    f.write(struct.pack("<%df" % len(values), *values))
+    return f.getvalue()
+
+
+class _Storage:
+    def __reduce__(self):
+        return (_load_from_bytes, (legacy_storage_file([1.0, 2.0, 3.0, 4.0]),))
+
+
+class _Tensor:
+    def __reduce__(self):
+        return (_rebuild_tensor_v2, (_Storage(), 1, (3,), (1,), False, collections.OrderedDict()))
+
+
+print("extension PickleVectors {")
+print("    /// {'w': tensor [2, 3, 4] (offset 1 into the storage [1, 2, 3, 4] from _load_from_bytes)}")
+print('    static let embeddedStorage = "%s"' % pickle.dumps({"w": _Tensor()}, protocol=2).hex())
+print("}")
