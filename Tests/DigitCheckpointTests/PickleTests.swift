@@ -118,3 +118,41 @@ extension PickleTests {
         #expect(try sd.tensor("w").scalars == [2, 3, 4])
     }
 }
+
+extension PickleTests {
+    @Test func deepTuplesAsKeysAndPersistentIDs() throws {
+        // A 100k-deep tuple used as a dict key, and as a persistent id: refused, no recursion crash.
+        var key: [UInt8] = [0x80, 0x02, 0x7D, 0x4E]
+        for _ in 0..<100_000 { key.append(0x85) }
+        key += [0x4E, 0x73, 0x2E]  // value None, SETITEM, STOP
+        #expect(throws: CheckpointError.self) { _ = try Self.unpickle(key) }
+        var pid: [UInt8] = [0x80, 0x02, 0x28, 0x58, 0x07, 0, 0, 0] + Array("storage".utf8)
+        pid += [0x63] + Array("torch\nFloatStorage\n".utf8) + [0x4E]
+        for _ in 0..<100_000 { pid.append(0x85) }
+        pid += [0x58, 0x03, 0, 0, 0] + Array("cpu".utf8) + [0x4B, 0x01, 0x74, 0x51, 0x2E]
+        let buf = ByteBuffer(copying: pid, path: "pid.pkl")
+        let vm = PickleVM(path: "pid.pkl") { pid, offset in
+            _ = try TorchTensors.storagePID(pid, path: "pid.pkl", offset: offset)
+            return .none
+        }
+        #expect(throws: CheckpointError.self) { _ = try vm.load(buf) }
+    }
+
+    @Test func privateClassesAreClasses() throws {
+        guard case let .object(o) = try Self.unpickle(Self.call("dataclasses", "_MISSING_TYPE")) else { Issue.record("not opaque"); return }
+        #expect(o.className == "dataclasses._MISSING_TYPE")
+        #expect(throws: CheckpointError.self) { _ = try Self.unpickle(Self.call("mymodule", "_private_function")) }
+    }
+}
+
+extension PickleTests {
+    @Test func droppingADeepChainDoesNotRecurse() throws {
+        // 300k nested lists built, then POPped: a valid pickle whose result is None. Freeing the
+        // chain is iterative (Graveyard), so this neither crashes nor is refused.
+        var p: [UInt8] = [0x80, 0x02]
+        for _ in 0..<300_000 { p.append(0x5D) }
+        for _ in 0..<299_999 { p.append(0x61) }
+        p += [0x30, 0x4E, 0x2E]
+        guard case .none = try Self.unpickle(p) else { Issue.record("not None"); return }
+    }
+}
