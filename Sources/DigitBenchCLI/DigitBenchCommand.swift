@@ -26,6 +26,8 @@ struct DigitBenchCommand: ParsableCommand {
             Weights.self,
             ReportCommand.self,
             SuiteCommand.self,
+            KMeansCommand.self,
+            FeaturesDINO.self,
         ]
     )
 }
