@@ -37,7 +37,7 @@ extension DigitBenchCommand {
         @Option(help: "real (needs --checkpoint) or seeded (stand-in weights: the features are not real).")
         var weights = "real"
 
-        @Option(help: "Block: -n = DiGIT's get_intermediate_layers(x, n) (block depth-n), i >= 0 = block i.")
+        @Option(parsing: .unconditional, help: "Block: -n = DiGIT's get_intermediate_layers(x, n) (block depth-n), i >= 0 = block i.")
         var layer = -3
 
         @Option(help: "Input path: dump224, gen256 or lp224.")

@@ -10,8 +10,11 @@ import _DigitTestSupport
 enum DINOFixture {
     static let photos = ["astronaut", "chelsea"]
 
-    static let vitb = Result { try DINOv2(.vitb14reg4, weights: .seeded()) }
-    static let vitl = Result { try DINOv2(.vitl14reg4, weights: .seeded()) }
+    /// Seeded weights; after the models are built, `requested` lists every key and shape asked for.
+    static let vitbWeights = Weights.seeded()
+    static let vitlWeights = Weights.seeded()
+    static let vitb = Result { try DINOv2(.vitb14reg4, weights: vitbWeights) }
+    static let vitl = Result { try DINOv2(.vitl14reg4, weights: vitlWeights) }
 
     /// `images/<photo><suffix>.png` (suffix `_r224c224`, `_r256c256` or "").
     static func image(_ photo: String, _ suffix: String = "") throws -> RGBImage {

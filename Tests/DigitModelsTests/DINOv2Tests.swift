@@ -17,10 +17,9 @@ struct DINOv2Tests {
         let manifest = try #require(try Fixtures.json("manifests", name) as? [String: Any])
         let entries = try #require(manifest["entries"] as? [[String: Any]])
         let expected = entries.map { "\($0["key"] as! String) \($0["shape"] as! [Int])" }
-        // Shapes only: a Weights over an empty-valued StateDict would need the real file, so record
-        // the seeded model's requests instead (same code path, same keys).
-        let w = Weights.seeded()
-        _ = try DINOv2(model, weights: w)
+        // The shared seeded models record what they requested (the same code path loads a checkpoint).
+        _ = try (model == .vitb14reg4 ? DINOFixture.vitb : DINOFixture.vitl).get()
+        let w = model == .vitb14reg4 ? DINOFixture.vitbWeights : DINOFixture.vitlWeights
         #expect(w.requested.map { "\($0.key) \($0.shape)" } == expected)
     }
 
@@ -44,8 +43,7 @@ struct DINOv2Tests {
 
     @Test("hub variant (size 16, antialias) is available and differs from DiGIT's")
     func posEmbedHub() throws {
-        let hub = try DINOv2(.vitb14reg4, weights: .seeded(), interpolation: .hub)
-        let ours = hub.positionEmbedding(gridHeight: 16, gridWidth: 16)
+        let ours = try DINOFixture.vitb.get().positionEmbedding(gridHeight: 16, gridWidth: 16, interpolation: .hub)
         let ref = try Fixtures.npy("dinov2", "vitb_pos_embed_hub_c128.npy")
         // atol 1e-7: torch's antialiased bicubic has float32 weights, ours Pillow's double ones
         // (values ≤ 0.0035, so relative 3e-5 of slack).

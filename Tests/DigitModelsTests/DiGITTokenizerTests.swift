@@ -108,3 +108,47 @@ struct DiGITTokenizerTests {
         }
     }
 }
+
+@Suite("DiGIT tokenizer from a stage-1 checkpoint")
+struct DiGITCheckpointTests {
+    /// A DiGIT stage-1 `model` dict as manifests/digit_stage1_non_decoder.json lists it: the 176
+    /// DINOv2 keys under `pretrained_encoder.` (seeded, generated lazily), `centroids` (D, K) =
+    /// km_16_genuine.npy transposed, `centroid_norm` (1, K), plus a decoder key the tokenizer ignores.
+    func stateDict(dropping: String? = nil) throws -> StateDict {
+        let manifest = try #require(try Fixtures.json("manifests", "dinov2_vitb14_reg4.json") as? [String: Any])
+        var sd = StateDict(source: "checkpoint_last.pt")
+        for e in try #require(manifest["entries"] as? [[String: Any]]) {
+            let (key, shape) = (e["key"] as! String, e["shape"] as! [Int])
+            sd["pretrained_encoder." + key] = StoredTensor(dtype: .float32, shape: shape) {
+                Tensor(shape: shape, scalars: SeededWeights.values(key: key, shape: shape))
+            }
+        }
+        let km = try Fixtures.npy("digit_tokenizer", "km_16_genuine.npy").tensor()          // (16, 768)
+        sd["centroids"] = StoredTensor(km.transposed(0, 1))                                     // (768, 16)
+        let norms = km.withUnsafeBufferPointer { NearestCentroidSearch.rowNorms($0.baseAddress!, rows: 16, d: 768) }
+        sd["centroid_norm"] = StoredTensor(Tensor(shape: [1, 16], scalars: norms))
+        sd["decoder.embed_tokens.weight"] = StoredTensor(Tensor(zeros: [21, 4]))
+        if let dropping { sd[dropping] = nil }
+        return sd
+    }
+
+    @Test("encoder from pretrained_encoder.*, codebook from centroids/centroid_norm")
+    func load() throws {
+        let tok = try DiGITTokenizer(digitStateDict: stateDict())
+        #expect(tok.id == .base8k && tok.codebookSize == 16 && tok.lastBlocks == 3)
+        // The encoder got the seeded weights: its DiGIT position embedding is the fixture's (atol 1e-7).
+        let pos = tok.encoder.positionEmbedding(gridHeight: 16, gridWidth: 16)
+        #expect(compare(pos.scalars, try Fixtures.npy("dinov2", "vitb_pos_embed_digit.npy").floats()).maxAbsDiff <= 1e-7)
+        // The (D, K) matrix came back to (K, D): the fixture features give the genuine tokens.
+        let ids = tok.centroids.assign(try Fixtures.npy("dinov2", "vitb_feat_l3.npy").tensor()).indices
+        #expect(ids == (try Fixtures.npy("digit_tokenizer", "vitb_k16genuine_tokens_dump224.npy").int64s().map(Int.init)))
+    }
+
+    @Test("a checkpoint without centroid_norm is refused by key")
+    func missing() throws {
+        let sd = try stateDict(dropping: "centroid_norm")
+        #expect(throws: ModelLoadError.missingKey(key: "centroid_norm", expectedShape: [1, -1], source: "checkpoint_last.pt")) {
+            try DiGITTokenizer(digitStateDict: sd)
+        }
+    }
+}

@@ -248,9 +248,12 @@ public final class DINOv2: Sendable {
     }
 
     /// `interpolate_pos_encoding` for a `gridHeight × gridWidth` patch grid: row 0 is the cls
-    /// embedding unchanged, then the resampled patch table row-major. → (1 + gh·gw, D)
-    public func positionEmbedding(gridHeight gh: Int, gridWidth gw: Int) -> Tensor {
-        let c = configuration, d = c.embedDim
+    /// embedding unchanged, then the resampled patch table row-major. `interpolation` overrides the
+    /// configuration's settings. → (1 + gh·gw, D)
+    public func positionEmbedding(
+        gridHeight gh: Int, gridWidth gw: Int, interpolation: PositionEmbeddingInterpolation? = nil
+    ) -> Tensor {
+        let c = interpolation.map { configuration.with($0) } ?? configuration, d = c.embedDim
         let n = c.posEmbedTokens - 1, m = Int(Double(n).squareRoot())
         let table = posEmbed.reshaped([c.posEmbedTokens, d])
         // Upstream returns pos_embed itself when the grid already has N patches and is square.

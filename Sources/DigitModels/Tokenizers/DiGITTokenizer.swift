@@ -131,19 +131,32 @@ public final class DiGITTokenizer: Sendable {
         return try DiGITTokenizer(id: id, encoder: encoder, centroids: DiGITCentroids(npy: centroids))
     }
 
-    /// A DiGIT stage-1/2 fairseq checkpoint: `model` holds `pretrained_encoder.*`, `centroids`
-    /// (D, K) and `centroid_norm` (1, K) (the decoder and VQGAN keys are ignored). The encoder size
-    /// is read from the checkpoint.
+    /// A DiGIT stage-1/2 fairseq checkpoint (`checkpoint_last.pt`): its `model` dict (or the top
+    /// level when there is none, e.g. a converted file) holds `pretrained_encoder.*`, `centroids`
+    /// (D, K) and `centroid_norm` (1, K).
     public static func load(digitCheckpoint url: URL) throws -> DiGITTokenizer {
-        let (all, _) = try Checkpoint.load(url, select: "model")
+        let ckpt = try Checkpoint.open(url)
+        let hasModel = Checkpoint.children(ckpt.root).contains { $0.0 == "model" }
+        return try DiGITTokenizer(digitStateDict: ckpt.stateDict(select: hasModel ? "model" : nil))
+    }
+
+    /// From a DiGIT model state dict: the encoder from `pretrained_encoder.*` (strict; ViT-B or ViT-L
+    /// by the width of `pos_embed`), the codebook from `centroids` and the stored `centroid_norm`.
+    /// Other keys (the GPT `decoder.*`, stage 2's `vqgan.*`) are not the tokenizer's and are ignored.
+    public convenience init(digitStateDict all: StateDict) throws {
+        let source = all.source ?? "DiGIT checkpoint"
         let enc = all.selecting(prefix: "pretrained_encoder.")
         guard let pos = enc["pos_embed"] else {
-            throw ModelLoadError.missingKey(key: "pretrained_encoder.pos_embed", expectedShape: [1, 1370, -1], source: url.path)
+            throw ModelLoadError.missingKey(key: "pretrained_encoder.pos_embed", expectedShape: [1, 1370, -1], source: source)
         }
         let id: DiGITTokenizerID = pos.shape.last == 1024 ? .large16k : .base8k
+        for key in ["centroids", "centroid_norm"] where all[key] == nil {
+            let d = id.encoder.configuration.embedDim
+            throw ModelLoadError.missingKey(key: key, expectedShape: key == "centroids" ? [d, -1] : [1, -1], source: source)
+        }
         let encoder = try DINOv2(id.encoder, weights: Weights(stateDict: enc))
-        let c = try DiGITCentroids(transposed: all.tensor("centroids"), norms: all.tensor("centroid_norm"), source: url.path)
-        return try DiGITTokenizer(id: id, encoder: encoder, centroids: c)
+        let c = try DiGITCentroids(transposed: all.tensor("centroids"), norms: all.tensor("centroid_norm"), source: source)
+        try self.init(id: id, encoder: encoder, centroids: c)
     }
 
     /// Seeded encoder and seeded `kmeans.centroids` (K, D), as the fixtures use.
