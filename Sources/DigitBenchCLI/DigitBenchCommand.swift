@@ -29,6 +29,8 @@ struct DigitBenchCommand: ParsableCommand {
             Prepare.self,
             Tokenize.self,
             Detokenize.self,
+            KMeansCommand.self,
+            FeaturesDINO.self,
         ]
     )
 }
