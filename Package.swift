@@ -21,11 +21,15 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // setjmp-based safe wrappers: libpng/libjpeg report fatal errors by longjmp/exit, which Swift cannot catch.
+        .target(
+            name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"],
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
         // MARK: - Public modules
         .target(name: "DigitTensor", dependencies: ["COpenBLAS"], exclude: ["README.md"]),
         .target(name: "DigitCheckpoint", dependencies: ["DigitTensor", "CZlib"], exclude: ["README.md"]),
-        .target(name: "DigitImage", dependencies: ["DigitTensor", "DigitCheckpoint", "CPNG", "CJPEG"], exclude: ["README.md"]),
+        .target(name: "DigitImage", dependencies: ["DigitTensor", "DigitCheckpoint", "CPNG", "CJPEG", "CImageCodecs"], exclude: ["README.md"]),
         .target(name: "DigitNN", dependencies: ["DigitTensor", "DigitCheckpoint"], exclude: ["README.md"]),
         .target(name: "DigitModels", dependencies: ["DigitNN", "DigitImage"], exclude: ["README.md"]),
         .target(name: "DigitMetrics", dependencies: ["DigitTensor", "COpenBLAS", "CFFTW"], exclude: ["README.md"]),

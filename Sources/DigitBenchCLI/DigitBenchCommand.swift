@@ -20,6 +20,12 @@ struct DigitBenchCommand: ParsableCommand {
         subcommands: [
             Version.self,
             Doctor.self,
+            Inspect.self,
+            Convert.self,
+            Bench.self,
+            Weights.self,
+            ReportCommand.self,
+            SuiteCommand.self,
         ]
     )
 }

@@ -88,33 +88,39 @@ public func halfToFloat(_ h: UInt16) -> Float {
 public enum NPY {
     /// Reads a `.npy` file.
     public static func read(contentsOf url: URL) throws -> NPYArray {
-        let bytes: Data
-        do { bytes = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw CheckpointError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        return try decode(bytes, path: url.path)
+        let b = try ByteBuffer.map(url)
+        return try view(b, start: 0, count: b.count).array()
     }
 
     /// Parses the bytes of a `.npy` file; `path` names it in errors.
     public static func decode(_ bytes: Data, path: String) throws -> NPYArray {
+        let b = ByteBuffer(copying: [UInt8](bytes), path: path)
+        return try view(b, start: 0, count: b.count).array()
+    }
+
+    /// Parses the `.npy` file in `buffer[start..<start+count]` and returns a view of its data
+    /// (not copied; Fortran order and big-endian data are handled by the view).
+    public static func view(_ buffer: ByteBuffer, start: Int, count total: Int) throws -> RawView {
+        let path = buffer.path
         func bad(_ offset: Int?, _ reason: String) -> CheckpointError {
             .malformed(path: path, offset: offset, reason: reason)
         }
+        try buffer.check(start, total, ".npy data")
+        let bytes = buffer.raw(start, total)
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 10, Array(bytes.prefix(6)) == magic else {
             throw bad(0, "not a .npy file (missing \\x93NUMPY magic)")
         }
-        let base = bytes.startIndex
-        let major = bytes[base + 6]
+        let major = bytes[6]
         let headerLen: Int
         let headerStart: Int
         switch major {
         case 1:
-            headerLen = Int(bytes[base + 8]) | Int(bytes[base + 9]) << 8
+            headerLen = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         case 2, 3:
             guard bytes.count >= 12 else { throw bad(8, "truncated header length") }
-            headerLen = (0..<4).reduce(0) { $0 | Int(bytes[base + 8 + $1]) << (8 * $1) }
+            headerLen = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
             headerStart = 12
         default:
             throw CheckpointError.unsupported(path: path, reason: ".npy format version \(major)")
@@ -122,7 +128,7 @@ public enum NPY {
         guard headerLen >= 0, headerStart + headerLen <= bytes.count else {
             throw bad(8, "header length \(headerLen) runs past the end of the file (\(bytes.count) bytes)")
         }
-        let headerBytes = bytes[(base + headerStart)..<(base + headerStart + headerLen)]
+        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[headerStart..<(headerStart + headerLen)])
         guard let header = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw bad(headerStart, "header is not text")
         }
@@ -137,15 +143,17 @@ public enum NPY {
         guard bytes.count - dataStart == need else {
             throw bad(dataStart + need, "\(bytes.count - dataStart - need) unexpected bytes after the data of shape \(fields.shape)")
         }
-        var data = [UInt8](bytes[(base + dataStart)..<(base + dataStart + need)])
-        if bigEndian && dtype.size > 1 {
-            let s = dtype.size
-            for i in stride(from: 0, to: data.count, by: s) { data[i..<(i + s)].reverse() }
+        // Fortran order: the first axis varies fastest.
+        let shape = fields.shape
+        var stride = RawView.contiguousStrides(shape)
+        if fields.fortranOrder {
+            var acc = 1
+            for i in 0..<shape.count {
+                stride[i] = acc
+                acc *= max(shape[i], 1)
+            }
         }
-        if fields.fortranOrder && fields.shape.count > 1 {
-            data = fortranToC(data, shape: fields.shape, elementSize: dtype.size)
-        }
-        return NPYArray(dtype: dtype, shape: fields.shape, data: data)
+        return RawView(buffer: buffer, byteOffset: start + dataStart, dtype: dtype, shape: shape, stride: stride, bigEndian: bigEndian && dtype.size > 1)
     }
 
     /// Encodes an array as a version 1.0 `.npy` file (version 2.0 if the header needs it).
@@ -236,6 +244,9 @@ public enum NPY {
 
     static func parseDescr(_ descr: String, path: String) throws -> (DType, Bool) {
         guard descr.count >= 2 else { throw CheckpointError.unsupported(path: path, reason: "dtype '\(descr)'") }
+        if descr.hasSuffix("O") {
+            throw CheckpointError.unsupported(path: path, reason: "dtype '\(descr)' is an object array whose payload is a pickle; digit-bench refuses object arrays (as np.load(allow_pickle=False) does)")
+        }
         var chars = Substring(descr)
         var big = false
         if let c = chars.first, "<>|=".contains(c) {
@@ -260,27 +271,5 @@ public enum NPY {
             n = p
         }
         return n
-    }
-
-    static func fortranToC(_ data: [UInt8], shape: [Int], elementSize s: Int) -> [UInt8] {
-        let n = shape.product
-        var out = [UInt8](repeating: 0, count: data.count)
-        // Fortran strides: first axis fastest.
-        var fStride = [Int](repeating: 1, count: shape.count)
-        for i in 1..<shape.count { fStride[i] = fStride[i - 1] * shape[i - 1] }
-        var idx = [Int](repeating: 0, count: shape.count)
-        for c in 0..<n {
-            var f = 0
-            for a in 0..<shape.count { f += idx[a] * fStride[a] }
-            for b in 0..<s { out[c * s + b] = data[f * s + b] }
-            var a = shape.count - 1
-            while a >= 0 {
-                idx[a] += 1
-                if idx[a] < shape[a] { break }
-                idx[a] = 0
-                a -= 1
-            }
-        }
-        return out
     }
 }
