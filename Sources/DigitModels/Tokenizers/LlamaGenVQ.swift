@@ -73,9 +73,9 @@ public final class LlamaGenVQ: Sendable {
         let embedding = try q.tensor("embedding.weight", shape: [config.codebookSize, config.codebookEmbedDim])
         codebook = VQCodebook(embedding: embedding, l2Normalized: config.codebookL2Norm)
         quantConv = try Conv2d(root.scope("quant_conv"), inChannels: config.zChannels,
-                               outChannels: config.codebookEmbedDim, kernelSize: 1)
+                               outChannels: config.codebookEmbedDim, kernel: 1)
         postQuantConv = try Conv2d(root.scope("post_quant_conv"), inChannels: config.codebookEmbedDim,
-                                   outChannels: config.zChannels, kernelSize: 1)
+                                   outChannels: config.zChannels, kernel: 1)
         try weights.finish()
     }
 
@@ -137,9 +137,11 @@ public final class LlamaGenVQ: Sendable {
         return decode(codebook.lookup(indices, batch: batch, height: height, width: width))
     }
 
-    /// `VQModel.forward` (what `reconstruction_vq_ddp.py` calls): decode of the straight-through quant.
+    /// `reconstruction_vq_ddp.py`: `encode`, then `decode_code(indices, latent.shape)` (the codebook
+    /// rows, not forward's straight-through `z + (z_q − z)`); unclamped.
     public func reconstruct(_ x: Tensor) throws -> Tensor {
-        decode(try encode(x).quant)
+        let e = try encode(x)
+        return try decodeCode(e.indices, batch: e.batch, height: e.height, width: e.width)
     }
 
     // MARK: - Pixels
@@ -165,10 +167,10 @@ public final class LlamaGenVQ: Sendable {
 
         init(_ s: WeightScope, _ c: Int) throws {
             norm = try GroupNorm(s.scope("norm"), groups: 32, channels: c, eps: 1e-6)
-            q = try Conv2d(s.scope("q"), inChannels: c, outChannels: c, kernelSize: 1)
-            k = try Conv2d(s.scope("k"), inChannels: c, outChannels: c, kernelSize: 1)
-            v = try Conv2d(s.scope("v"), inChannels: c, outChannels: c, kernelSize: 1)
-            projOut = try Conv2d(s.scope("proj_out"), inChannels: c, outChannels: c, kernelSize: 1)
+            q = try Conv2d(s.scope("q"), inChannels: c, outChannels: c, kernel: 1)
+            k = try Conv2d(s.scope("k"), inChannels: c, outChannels: c, kernel: 1)
+            v = try Conv2d(s.scope("v"), inChannels: c, outChannels: c, kernel: 1)
+            projOut = try Conv2d(s.scope("proj_out"), inChannels: c, outChannels: c, kernel: 1)
         }
 
         func callAsFunction(_ x: Tensor) -> Tensor {
@@ -185,10 +187,11 @@ public final class LlamaGenVQ: Sendable {
                                 for bi in 0..<b {
                                     let off = bi * c * hw
                                     // w[i, j] = Σ_c q[c, i] k[c, j] · c^-0.5
-                                    Gemm.sgemm(transA: true, m: hw, n: hw, k: c, alpha: 1 / Float(c).squareRoot(),
+                                    Gemm.sgemm(transA: true, m: hw, n: hw, k: c, alpha: Float(1 / Double(c).squareRoot()),
                                                a: pq.baseAddress! + off, lda: hw, b: pk.baseAddress! + off, ldb: hw,
                                                c: pw.baseAddress!, ldc: hw)
-                                    pendingSoftmaxRows(pw.baseAddress!, rows: hw, cols: hw)
+                                    let scores = pw.baseAddress!
+                                    parallelFor(hw, grain: 8) { softmaxRow(scores + $0 * hw, count: hw) }
                                     // out[c, i] = Σ_j v[c, j] w[i, j]
                                     Gemm.sgemm(transB: true, m: c, n: hw, k: hw, a: pv.baseAddress! + off, lda: hw,
                                                b: pw.baseAddress!, ldb: hw, c: po.baseAddress! + off, ldc: hw)
@@ -198,7 +201,7 @@ public final class LlamaGenVQ: Sendable {
                     }
                 }
             }
-            return pendingAdd(x, projOut(attended))
+            return x.adding(projOut(attended))
         }
     }
 
@@ -218,9 +221,10 @@ public final class LlamaGenVQ: Sendable {
             guard let resample else { return h }
             if downsample {
                 // F.pad(x, (0, 1, 0, 1)) then Conv2d(3, stride 2, padding 0)
-                return pendingConv2d(h, weight: resample.weight, bias: resample.bias, stride: 2, padding: (0, 1, 0, 1))
+                return conv2d(h, weight: resample.weight, bias: resample.bias, stride: (2, 2),
+                              padding: Padding2d(top: 0, bottom: 1, left: 0, right: 1))
             }
-            return resample(pendingUpsampleNearest2x(h))
+            return resample(interpolateNearest(h, size: (2 * h.dim(2), 2 * h.dim(3))))
         }
     }
 
@@ -233,7 +237,7 @@ public final class LlamaGenVQ: Sendable {
 
         init(_ s: WeightScope, _ cfg: LlamaGenVQConfig) throws {
             let ch = cfg.ch, mult = cfg.encoderChMult, n = mult.count
-            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.inChannels, outChannels: ch, kernelSize: 3, padding: 1)
+            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.inChannels, outChannels: ch, kernel: 3, padding: 1)
             let inMult = [1] + mult
             var levels: [Level] = []
             var blockIn = ch
@@ -250,7 +254,7 @@ public final class LlamaGenVQ: Sendable {
                     ? try (0..<cfg.numResBlocks).map { try AttnBlock(ls.scope("attn").scope($0), blockIn) } : []
                 let down = i != n - 1
                     ? try Conv2d(ls.scope("downsample").scope("conv"), inChannels: blockIn, outChannels: blockIn,
-                                 kernelSize: 3, stride: 2) : nil
+                                 kernel: 3, stride: 2) : nil
                 levels.append(Level(res: res, attn: attn, resample: down))
             }
             self.levels = levels
@@ -258,7 +262,7 @@ public final class LlamaGenVQ: Sendable {
             mid = (try TamingResnetBlock(.llamaGen, m.scope(0), blockIn, blockIn), try AttnBlock(m.scope(1), blockIn),
                    try TamingResnetBlock(.llamaGen, m.scope(2), blockIn, blockIn))
             normOut = try GroupNorm(s.scope("norm_out"), groups: 32, channels: blockIn, eps: 1e-6)
-            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.zChannels, kernelSize: 3,
+            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.zChannels, kernel: 3,
                                  padding: 1)
         }
 
@@ -266,7 +270,7 @@ public final class LlamaGenVQ: Sendable {
             var h = convIn(x)                                 // (B, 128, H, W)
             for level in levels { h = level(h, downsample: true) }  // (B, 512, H/f, W/f)
             h = mid.2(mid.1(mid.0(h)))
-            return convOut(swish(normOut(h)))                 // (B, 256, H/f, W/f)
+            return convOut(silu(normOut(h)))                 // (B, 256, H/f, W/f)
         }
     }
 
@@ -281,7 +285,7 @@ public final class LlamaGenVQ: Sendable {
         init(_ s: WeightScope, _ cfg: LlamaGenVQConfig) throws {
             let ch = cfg.ch, mult = cfg.decoderChMult, n = mult.count
             var blockIn = ch * mult[n - 1]
-            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.zChannels, outChannels: blockIn, kernelSize: 3,
+            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.zChannels, outChannels: blockIn, kernel: 3,
                                 padding: 1)
             let m = s.scope("mid")
             mid = (try TamingResnetBlock(.llamaGen, m.scope(0), blockIn, blockIn), try AttnBlock(m.scope(1), blockIn),
@@ -299,12 +303,12 @@ public final class LlamaGenVQ: Sendable {
                     ? try (0...cfg.numResBlocks).map { try AttnBlock(ls.scope("attn").scope($0), blockIn) } : []
                 let up = i != 0
                     ? try Conv2d(ls.scope("upsample").scope("conv"), inChannels: blockIn, outChannels: blockIn,
-                                 kernelSize: 3, padding: 1) : nil
+                                 kernel: 3, padding: 1) : nil
                 levels.append(Level(res: res, attn: attn, resample: up))
             }
             self.levels = levels
             normOut = try GroupNorm(s.scope("norm_out"), groups: 32, channels: blockIn, eps: 1e-6)
-            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.outChannels, kernelSize: 3,
+            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.outChannels, kernel: 3,
                                  padding: 1)
         }
 
@@ -312,7 +316,7 @@ public final class LlamaGenVQ: Sendable {
             var h = convIn(z)                                 // (B, 512, h, w)
             h = mid.2(mid.1(mid.0(h)))
             for level in levels { h = level(h, downsample: false) }  // (B, 128, H, W)
-            return convOut(swish(normOut(h)))                 // (B, 3, H, W)
+            return convOut(silu(normOut(h)))                 // (B, 3, H, W)
         }
     }
 }

@@ -115,7 +115,7 @@ public final class MAGEVQGAN: Sendable {
 
         init(_ s: WeightScope, _ cfg: MAGEVQGANConfig) throws {
             let ch = cfg.ch, mult = cfg.chMult
-            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.inChannels, outChannels: ch, kernelSize: 3,
+            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.inChannels, outChannels: ch, kernel: 3,
                                 padding: 1, bias: false)
             let inMult = [1] + mult
             var blockIn = ch
@@ -130,17 +130,17 @@ public final class MAGEVQGAN: Sendable {
             mid = (try TamingResnetBlock(.mage, s.scope("mid.block_1"), blockIn, blockIn),
                    try TamingResnetBlock(.mage, s.scope("mid.block_2"), blockIn, blockIn))
             normOut = try GroupNorm(s.scope("norm_out"), groups: 32, channels: blockIn, eps: 1e-6)
-            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.zChannels, kernelSize: 1)
+            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.zChannels, kernel: 1)
         }
 
         func callAsFunction(_ x: Tensor) -> Tensor {
             var h = convIn(x)                                 // (B, 128, H, W)
             for (i, blocks) in levels.enumerated() {
                 for block in blocks { h = block(h) }
-                if i != levels.count - 1 { h = pendingAvgPool2x(h) }
+                if i != levels.count - 1 { h = avgPool2d(h, kernel: (2, 2)) }
             }                                                 // (B, 512, H/16, W/16)
             h = mid.1(mid.0(h))
-            return convOut(swish(normOut(h)))                 // (B, 256, H/16, W/16)
+            return convOut(silu(normOut(h)))                 // (B, 256, H/16, W/16)
         }
     }
 
@@ -155,7 +155,7 @@ public final class MAGEVQGAN: Sendable {
         init(_ s: WeightScope, _ cfg: MAGEVQGANConfig) throws {
             let ch = cfg.ch, mult = cfg.chMult, n = mult.count
             var blockIn = ch * mult[n - 1]
-            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.zChannels, outChannels: blockIn, kernelSize: 3,
+            convIn = try Conv2d(s.scope("conv_in"), inChannels: cfg.zChannels, outChannels: blockIn, kernel: 3,
                                 padding: 1)
             mid = (try TamingResnetBlock(.mage, s.scope("mid.block_1"), blockIn, blockIn),
                    try TamingResnetBlock(.mage, s.scope("mid.block_2"), blockIn, blockIn))
@@ -168,13 +168,13 @@ public final class MAGEVQGAN: Sendable {
                     try TamingResnetBlock(.mage, ls.scope("block").scope(j), j == 0 ? cin : blockOut, blockOut)
                 }
                 let upsample = i != 0
-                    ? try Conv2d(ls.scope("upsample.conv"), inChannels: blockOut, outChannels: blockOut, kernelSize: 3,
+                    ? try Conv2d(ls.scope("upsample.conv"), inChannels: blockOut, outChannels: blockOut, kernel: 3,
                                  padding: 1) : nil
                 return (blocks, upsample)
             }
             blockIn = ch * mult[0]
             normOut = try GroupNorm(s.scope("norm_out"), groups: 32, channels: blockIn, eps: 1e-6)
-            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.outCh, kernelSize: 3,
+            convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.outCh, kernel: 3,
                                  padding: 1)
         }
 
@@ -183,9 +183,9 @@ public final class MAGEVQGAN: Sendable {
             h = mid.1(mid.0(h))
             for level in levels.reversed() {
                 for block in level.blocks { h = block(h) }
-                if let up = level.upsample { h = up(pendingUpsampleNearest2x(h)) }
+                if let up = level.upsample { h = up(interpolateNearest(h, size: (2 * h.dim(2), 2 * h.dim(3)))) }
             }                                                 // (B, 128, H, W)
-            return convOut(swish(normOut(h)))                 // (B, 3, H, W)
+            return convOut(silu(normOut(h)))                 // (B, 3, H, W)
         }
     }
 }

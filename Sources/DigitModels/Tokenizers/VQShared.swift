@@ -196,7 +196,7 @@ extension VQCodebook {
 // MARK: - ResnetBlock
 
 /// The taming-transformers `ResnetBlock` as each port's upstream modified it:
-/// `h = conv2(swish(norm2(conv1(swish(norm1(x))))))` (GroupNorm(32, eps 1e-6), 3x3 convs,
+/// `h = conv2(silu(norm2(conv1(silu(norm1(x))))))` (GroupNorm(32, eps 1e-6), 3x3 convs,
 /// dropout = identity in eval), then a shortcut when cin ≠ cout:
 /// - `.llamaGen` (LlamaGen vq_model.py, stock taming): convs with bias; returns
 ///   `nin_shortcut(x) + h` with a 1x1 cin → cout conv (bias) on the block input.
@@ -213,19 +213,19 @@ struct TamingResnetBlock: Sendable {
         self.variant = variant
         let bias = variant == .llamaGen
         norm1 = try GroupNorm(s.scope("norm1"), groups: 32, channels: cin, eps: 1e-6)
-        conv1 = try Conv2d(s.scope("conv1"), inChannels: cin, outChannels: cout, kernelSize: 3, padding: 1, bias: bias)
+        conv1 = try Conv2d(s.scope("conv1"), inChannels: cin, outChannels: cout, kernel: 3, padding: 1, bias: bias)
         norm2 = try GroupNorm(s.scope("norm2"), groups: 32, channels: cout, eps: 1e-6)
-        conv2 = try Conv2d(s.scope("conv2"), inChannels: cout, outChannels: cout, kernelSize: 3, padding: 1, bias: bias)
+        conv2 = try Conv2d(s.scope("conv2"), inChannels: cout, outChannels: cout, kernel: 3, padding: 1, bias: bias)
         ninShortcut = cin == cout ? nil
             : try Conv2d(s.scope("nin_shortcut"), inChannels: variant == .mage ? cout : cin, outChannels: cout,
-                         kernelSize: 1, bias: bias)
+                         kernel: 1, bias: bias)
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = conv1(swish(norm1(x)))                       // (B, cout, H, W)
-        h = conv2(swish(norm2(h)))                           // (B, cout, H, W)
-        guard let ninShortcut else { return pendingAdd(x, h) }
-        return pendingAdd(ninShortcut(variant == .mage ? h : x), h)
+        var h = conv1(silu(norm1(x)))                       // (B, cout, H, W)
+        h = conv2(silu(norm2(h)))                           // (B, cout, H, W)
+        guard let ninShortcut else { return x.adding(h) }
+        return ninShortcut(variant == .mage ? h : x).adding(h)
     }
 }
 
