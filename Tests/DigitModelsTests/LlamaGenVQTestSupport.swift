@@ -52,28 +52,9 @@ struct VQManifest {
     }
 }
 
-/// Fixture PNGs as uint8 images.
-///
-/// Until DigitImage's PNG decoder is on this branch, the pixels come from
-/// `python3 tools/dump_png_pixels.py /tmp/digit-bench-vq <png>…` (Pillow), which writes
-/// `/tmp/digit-bench-vq/<name>.npy` (uint8 HWC).
+/// Fixture PNGs as uint8 images, decoded by DigitImage (Pillow-exact PNG decoding).
 enum VQTestImages {
-    static let cache = URL(fileURLWithPath: "/tmp/digit-bench-vq")
-
     static func load(_ area: String, _ name: String) throws -> ImageBatch {
-        let png = try Fixtures.url(area, "images/\(name).png")
-        let npy = cache.appendingPathComponent("\(name).npy")
-        if !FileManager.default.fileExists(atPath: npy.path) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", Fixtures.repoRoot.appendingPathComponent("tools/dump_png_pixels.py").path,
-                           cache.path, png.path]
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-        }
-        let a = try NPY.read(contentsOf: npy)
-        precondition(a.dtype == .uint8 && a.shape.count == 3 && a.shape[2] == 3, "\(npy.path): \(a.dtype) \(a.shape)")
-        return ImageBatch(count: 1, height: a.shape[0], width: a.shape[1], pixels: a.data)
+        ImageBatch(images: [try ImageCodec.decode(contentsOf: Fixtures.url(area, "images/\(name).png"))])
     }
 }
