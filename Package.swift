@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "DigitImage", dependencies: ["DigitTensor", "DigitCheckpoint", "CPNG", "CJPEG", "CImageCodecs"], exclude: ["README.md"]),
         .target(name: "DigitNN", dependencies: ["DigitTensor", "DigitCheckpoint"], exclude: ["README.md"]),
         .target(name: "DigitModels", dependencies: ["DigitNN", "DigitImage"], exclude: ["README.md"]),
-        .target(name: "DigitMetrics", dependencies: ["DigitTensor", "COpenBLAS", "CFFTW"], exclude: ["README.md"]),
+        .target(name: "DigitMetrics", dependencies: ["DigitTensor", "DigitCheckpoint", "COpenBLAS", "CFFTW"], exclude: ["README.md"]),
         .target(name: "DigitReports", exclude: ["README.md"]),
         .target(
             name: "DigitSuites",
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "DigitImageTests", dependencies: ["DigitImage", "_DigitTestSupport"]),
         .testTarget(name: "DigitNNTests", dependencies: ["DigitNN", "_DigitTestSupport"]),
         .testTarget(name: "DigitModelsTests", dependencies: ["DigitModels", "_DigitTestSupport"]),
-        .testTarget(name: "DigitMetricsTests", dependencies: ["DigitMetrics", "DigitCheckpoint", "_DigitTestSupport"]),
+        .testTarget(name: "DigitMetricsTests", dependencies: ["DigitMetrics", "DigitCheckpoint", "DigitNN", "_DigitTestSupport"]),
         .testTarget(name: "DigitReportsTests", dependencies: ["DigitReports", "_DigitTestSupport"]),
         .testTarget(name: "DigitSuitesTests", dependencies: ["DigitSuites", "_DigitTestSupport"]),
         .testTarget(

@@ -26,6 +26,7 @@ struct DigitBenchCommand: ParsableCommand {
             Weights.self,
             ReportCommand.self,
             SuiteCommand.self,
+            Prepare.self,
         ]
     )
 }

@@ -29,7 +29,7 @@ public enum MarkdownWriter {
 
         out += "| | |\n|---|---|\n"
         out += "| suite | `\(r.suite)` v\(r.suiteVersion)\(r.suiteFile.map { " (`\($0)`)" } ?? "") |\n"
-        if let b = report.baseline { out += "| baseline | `\(b.path.hasPrefix("/") ? b.name + ".csv" : b.path)` |\n" }
+        if let b = report.baseline { out += "| baseline | `\(r.baseline ?? b.name + ".csv")` |\n" }
         out += "| digit-bench | \(r.digitBenchVersion)\(r.gitCommit.map { " @ `\($0)`" } ?? "") |\n"
         out += "| toolchain | \(escape(r.toolchain)) |\n"
         out += "| date | \(r.date) |\n"
@@ -46,7 +46,7 @@ public enum MarkdownWriter {
             let first = l.rowID != previousRow
             previousRow = l.rowID
             var model = escape(l.model)
-            if let id = l.registryID, first { model += " `\(id)`" }
+            if let id = l.registryID, first, id != l.model { model += " `\(id)`" }
             if l.weights == .seeded, first { model += " (seeded)" }
             out += "| \(first ? "`\(l.rowID)`" : "") | \(first ? model : "") | \(l.metric.label) | \(l.metric.arrow) "
             out += "| \(escape(l.publishedText)) | \(escape(l.oursText)) | \(l.deltaText) | \(l.markText) |\n"

@@ -99,9 +99,10 @@ public enum Suggest {
         let scored = candidates.filter { $0 != id }.map { c in
             (c, distance(q, norm(c)), distance(Array(id.lowercased()), Array(c.lowercased())))
         }
-        return scored.filter { $0.1 <= maxEdits }
-            .sorted { ($0.1, $0.2, $0.0) < ($1.1, $1.2, $1.0) }
-            .prefix(limit).map(\.0)
+        let close = scored.filter { $0.1 <= maxEdits }.sorted { ($0.1, $0.2, $0.0) < ($1.1, $1.2, $1.0) }
+        // A match up to case and separators is the answer; otherwise offer the nearest few.
+        if close.first?.1 == 0 { return close.filter { $0.1 == 0 }.map(\.0) }
+        return close.prefix(limit).map(\.0)
     }
 
     /// Levenshtein distance.

@@ -38,10 +38,9 @@ public struct SHA256 {
             buffered += take
             p += take
             n -= take
-            if buffered == 64 {
-                buffer.withUnsafeBytes { compress($0.baseAddress!) }
-                buffered = 0
-            }
+            guard buffered == 64 else { return }  // all input went into the partial block
+            buffer.withUnsafeBytes { compress($0.baseAddress!) }
+            buffered = 0
         }
         while n >= 64 {
             compress(p)

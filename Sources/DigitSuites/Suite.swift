@@ -39,6 +39,8 @@ public struct Suite: Sendable, Equatable {
     public var rows: [SuiteRow]
     /// Where the suite was read from.
     public var path: String
+    /// Problems found while reading that do not stop validation (unknown keys).
+    public var readProblems: [SuiteProblem] = []
 
     public func row(_ id: String) -> SuiteRow? { rows.first { $0.id == id } }
 }
@@ -177,10 +179,10 @@ extension Suite {
         } else {
             r.problems.append(SuiteProblem(line: nil, location: "suite", message: "missing 'rows'"))
         }
-        if !r.problems.isEmpty { throw SuiteError.invalid(file: path, problems: r.problems) }
+        if !r.problems.isEmpty { throw SuiteError.invalid(file: path, problems: r.unknownKeys + r.problems) }
         return Suite(
             name: name, version: version, description: top["description"]?.string, baseline: top["baseline"]?.string,
-            weights: weights, rows: rows, path: path)
+            weights: weights, rows: rows, path: path, readProblems: r.unknownKeys)
     }
 }
 
@@ -237,6 +239,8 @@ struct RawRow {
 /// Typed access to YAML nodes that records problems with their line instead of throwing.
 struct NodeReader {
     var problems: [SuiteProblem] = []
+    /// Reported with the validator's problems (a misspelt key should not hide other mistakes).
+    var unknownKeys: [SuiteProblem] = []
 
     mutating func problem(_ node: Node?, _ location: String, _ message: String) {
         problems.append(SuiteProblem(line: node?.mark?.line, location: location, message: message))
@@ -249,7 +253,7 @@ struct NodeReader {
                 continue
             }
             if !allowed.contains(key) {
-                problem(k, location, Suggest.unknown(key, kind: .key, available: allowed))
+                unknownKeys.append(SuiteProblem(line: k.mark?.line, location: location, message: Suggest.unknown(key, kind: .key, available: allowed)))
             }
         }
     }

@@ -36,7 +36,7 @@ public struct SuiteValidator {
     }
 
     public func validate() -> [SuiteProblem] {
-        var problems: [SuiteProblem] = []
+        var problems = suite.readProblems
         func add(_ line: Int?, _ loc: String, _ msg: String) {
             problems.append(SuiteProblem(line: line, location: loc, message: msg))
         }

@@ -173,10 +173,8 @@ public final class WeightsDownloader {
         if let s = sink.status, !(200..<300).contains(s) {
             return .failed(.httpStatus(url: url.absoluteString, status: s), total: nil)
         }
-        if let t = sink.total, sink.offset + sink.received < t, sink.transportError != nil {
-            return .failed(.network(url: url.absoluteString, reason: sink.transportError!), total: t)
-        }
-        if let te = sink.transportError, sink.received == 0 {
+        if let te = sink.transportError {
+            // The bytes received so far stay in .part; the next attempt resumes after them.
             return .failed(.network(url: url.absoluteString, reason: te), total: sink.total)
         }
         return .finished(total: sink.total)

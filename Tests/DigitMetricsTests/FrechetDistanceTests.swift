@@ -1,0 +1,161 @@
+import DigitCheckpoint
+import DigitMetrics
+import DigitTensor
+import Foundation
+import Testing
+import _DigitTestSupport
+
+@Suite("Gaussian statistics and Fréchet distance (shared/fixtures/metrics)")
+struct FrechetDistanceTests {
+    // Regenerated features vs the stored float32 features: README says a float64 matmul in
+    // another order can flip a last bit, so 1e-6 absolute (features are ≤ 9).
+    @Test("regenerated features match the stored ones", arguments: ["small", "rankdef"])
+    func features(c: String) throws {
+        for set in ["A", "B"] {
+            let ours = MetricsFixtures.features(c, set)
+            let stored = try Fixtures.npy("metrics", "fid_\(c)_\(set)_features.npy")
+            let cmp = compare(ours.scalars, stored.floats())
+            #expect(cmp.maxAbsDiff <= 1e-6, "\(c)/\(set): \(cmp)")
+        }
+    }
+
+    // Our float64 statistics vs pytorch-fid's (np.mean, np.cov on the same float32 features).
+    // Uncentred float64 sums vs numpy's centred cov differ at ~1e-16 · (|mean|/std)² · scale:
+    // 1e-12 absolute on values ≤ ~1.
+    @Test("mean and covariance match pytorch-fid's np.mean / np.cov", arguments: ["small", "rankdef"])
+    func statistics(c: String) throws {
+        for set in ["A", "B"] {
+            let ours = try GaussianStatistics(features: MetricsFixtures.features(c, set))
+            let ref = try MetricsFixtures.storedStatistics(c, set)
+            let muCmp = compare(ours.mu, ref.mu), sigmaCmp = compare(ours.sigma, ref.sigma)
+            #expect(muCmp.maxAbsDiff <= 1e-12, "\(c)/\(set) mu: \(muCmp)")
+            #expect(sigmaCmp.maxAbsDiff <= 1e-12, "\(c)/\(set) sigma: \(sigmaCmp)")
+        }
+    }
+
+    // Fréchet distance from the stored float64 (mu, sigma): README suggests rel 1e-8 on full-rank
+    // cases and rel 1e-6 on rankdef (upstreams agree to 1.3e-15 / 2.4e-9 among themselves).
+    @Test("Fréchet distance from stored statistics matches pytorch-fid, clean-fid, torch-fidelity",
+          arguments: [("small", "fid_small", 1e-8), ("rankdef", "fid_rankdef", 1e-6)])
+    func frechetFromStoredStatistics(c: String, key: String, tol: Double) throws {
+        let a = try MetricsFixtures.storedStatistics(c, "A"), b = try MetricsFixtures.storedStatistics(c, "B")
+        let fd = try FrechetDistance.compute(a, b)
+        for ref in ["pytorch_fid.calculate_frechet_distance", "cleanfid.frechet_distance", "torch_fidelity.fid_statistics_to_metric"] {
+            let expected = try MetricsFixtures.double(key, "frechet_distance_on_pfid_stats", ref, "fid")
+            #expect(relErr(fd.value, expected) <= tol, "\(c) vs \(ref): ours \(fd.value), expected \(expected)")
+        }
+        #expect(fd.value.isFinite)
+        if c == "rankdef" {
+            // sigma has rank 39 < d = 128: the eigen form zeroes the null space and says so.
+            #expect(fd.sigma1EigenvaluesZeroed >= 128 - 39 - 1, "\(fd.notes)")
+            #expect(!fd.notes.isEmpty)
+        }
+    }
+
+    // End to end from regenerated features with float64 accumulation: README suggests rel 1e-8.
+    // torch-fidelity end to end uses float32 means (np.mean of float32) and a float32 mean term:
+    // our float32 emulation sums in another order, measured within 1e-8 relative; bound 1e-7.
+    @Test("FID end to end from regenerated features (pytorch-fid and torch-fidelity protocols)",
+          arguments: [("small", "fid_small", 1e-8), ("rankdef", "fid_rankdef", 1e-6)])
+    func endToEnd(c: String, key: String, tol: Double) throws {
+        let fa = MetricsFixtures.features(c, "A"), fb = MetricsFixtures.features(c, "B")
+        let pfid = FIDMetric(reference: try FIDMetric.statistics(fb, protocol: .pytorchFID))
+        let v = try pfid.evaluate(fa)[MetricKey.fid]!
+        let expected = try MetricsFixtures.double(key, "frechet_distance_on_pfid_stats", "pytorch_fid.calculate_frechet_distance", "fid")
+        #expect(relErr(v, expected) <= tol, "pytorch-fid: ours \(v), expected \(expected)")
+
+        let tfid = FIDMetric(reference: try FIDMetric.statistics(fb, protocol: .torchFidelity), protocol: .torchFidelity)
+        let vt = try tfid.evaluate(fa)[MetricKey.fid]!
+        let expectedT = try MetricsFixtures.double(key, "torch_fidelity_end_to_end", "fid")
+        #expect(relErr(vt, expectedT) <= max(tol, 1e-7), "torch-fidelity end to end: ours \(vt), expected \(expectedT)")
+    }
+
+    // 5000 × 2048: mu and diag(sigma) against the stored float64 arrays (1e-12 absolute on values
+    // ≤ 0.4) and sigma's trace/sum/Frobenius (rel 1e-10), then FID A/B and A/C at rel 1e-8.
+    @Test("big (5000 × 2048): statistics and FID A/B, A/C match pytorch-fid")
+    func big() throws {
+        var stats: [String: GaussianStatistics] = [:]
+        for set in ["A", "B", "C"] {
+            let s = try GaussianStatistics(features: MetricsFixtures.cache.features("big", set))
+            let mu = try Fixtures.npy("metrics", "fid_big_\(set)_mu.npy").doubles()
+            let diag = try Fixtures.npy("metrics", "fid_big_\(set)_sigma_diag.npy").doubles()
+            #expect(compare(s.mu, mu).maxAbsDiff <= 1e-12, "\(set) mu: \(compare(s.mu, mu))")
+            let ourDiag = (0..<2048).map { s.sigma[$0 * 2048 + $0] }
+            #expect(compare(ourDiag, diag).maxAbsDiff <= 1e-12, "\(set) diag: \(compare(ourDiag, diag))")
+            let trace = ourDiag.reduce(0, +), sum = s.sigma.reduce(0, +), fro = s.sigma.map { $0 * $0 }.reduce(0, +).squareRoot()
+            #expect(relErr(trace, try MetricsFixtures.double("fid_big", "sigma", set, "trace")) <= 1e-10)
+            #expect(relErr(sum, try MetricsFixtures.double("fid_big", "sigma", set, "sum")) <= 1e-10)
+            #expect(relErr(fro, try MetricsFixtures.double("fid_big", "sigma", set, "frobenius")) <= 1e-10)
+            stats[set] = s
+        }
+        for (other, key) in [("B", "fid_AB"), ("C", "fid_AC")] {
+            let fd = try FrechetDistance.compute(stats["A"]!, stats[other]!)
+            let expected = try MetricsFixtures.double("fid_big", key, "pytorch_fid.calculate_frechet_distance", "fid")
+            #expect(relErr(fd.value, expected) <= 1e-8, "A/\(other): ours \(fd.value), expected \(expected), \(fd.notes)")
+        }
+    }
+
+    // Invariance: splitting the rows into shards at block boundaries and merging gives the same
+    // bits as one pass; any batch sizes fed to one accumulator give the same bits.
+    @Test("shard merging and batch size give bit-identical statistics")
+    func shardInvariance() throws {
+        let f = MetricsFixtures.features("small", "A")  // 300 × 64
+        let d = 64
+        func acc(_ rows: Range<Int>, batch: Int) -> GaussianAccumulator {
+            var a = GaussianAccumulator(dimension: d, blockRows: 50)
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                let e = min(rows.upperBound, r + batch)
+                a.add(Tensor(shape: [e - r, d], scalars: Array(f.scalars[(r * d)..<(e * d)])))
+                r = e
+            }
+            return a
+        }
+        let whole = try acc(0..<300, batch: 300).statistics()
+        let batched = try acc(0..<300, batch: 7).statistics()
+        #expect(whole == batched)
+        for cuts in [[100], [50, 150, 250], [150, 200]] {
+            let bounds = [0] + cuts + [300]
+            var merged = acc(bounds[0]..<bounds[1], batch: 13)
+            for i in 1..<(bounds.count - 1) { try merged.merge(acc(bounds[i]..<bounds[i + 1], batch: 13)) }
+            let s = try merged.statistics()
+            #expect(s.mu == whole.mu && s.sigma == whole.sigma, "shards at \(cuts): \(compare(s.sigma, whole.sigma))")
+            #expect(s.count == 300)
+        }
+        // A split inside a block is still correct to rounding.
+        var odd = acc(0..<123, batch: 300)
+        try odd.merge(acc(123..<300, batch: 300))
+        #expect(compare(try odd.statistics().sigma, whole.sigma).maxAbsDiff <= 1e-14)
+    }
+
+    @Test("identical inputs give FID ≈ 0; bad inputs are errors")
+    func identicalAndBad() throws {
+        for c in ["small", "rankdef"] {
+            let a = try MetricsFixtures.storedStatistics(c, "A")
+            let fd = try FrechetDistance.compute(a, a)
+            // tr Σ ≈ 20–40 here; the eigen form cancels to ~1e-13 · tr (rankdef: the ~1e-16
+            // null-space eigenvalues contribute ~1e-7 in sqrt), far below any FID digit.
+            #expect(abs(fd.value) <= 1e-6 * fd.trace1, "\(c): FID(A, A) = \(fd.value)")
+        }
+        let a = try GaussianStatistics(mu: [0, 0], sigma: [1, 0, 0, 1])
+        let b = try GaussianStatistics(mu: [0, 0, 0], sigma: [Double](repeating: 0, count: 9))
+        #expect(throws: MetricsError.self) { try FrechetDistance.compute(a, b) }
+        let nan = try GaussianStatistics(mu: [.nan, 0], sigma: [1, 0, 0, 1])
+        #expect(throws: MetricsError.self) { try FrechetDistance.compute(a, nan) }
+        #expect(throws: MetricsError.self) { try GaussianStatistics(mu: [0, 0], sigma: [1]) }
+        var one = GaussianAccumulator(dimension: 2)
+        one.add(Tensor(shape: [1, 2], scalars: [1, 2]))
+        #expect(throws: MetricsError.notEnoughSamples(what: "covariance", needed: 2, actual: 1)) { try one.statistics() }
+    }
+
+    // Closed form: N(0, diag(s)) vs N(m, diag(t)) has FID = |m|² + Σ (√s − √t)².
+    @Test("diagonal Gaussians match the closed form")
+    func closedForm() throws {
+        let s: [Double] = [1, 4, 0.25, 0], t: [Double] = [9, 1, 0.25, 2]
+        func diag(_ v: [Double]) -> [Double] { (0..<16).map { $0 % 5 == 0 ? v[$0 / 5] : 0 } }
+        let fd = try FrechetDistance.compute(
+            try GaussianStatistics(mu: [0, 0, 0, 0], sigma: diag(s)), try GaussianStatistics(mu: [1, 2, 0, 0], sigma: diag(t)))
+        let expected = 5 + zip(s, t).map { ($0.squareRoot() - $1.squareRoot()) * ($0.squareRoot() - $1.squareRoot()) }.reduce(0, +)
+        #expect(abs(fd.value - expected) <= 1e-12, "\(fd.value) vs \(expected)")
+    }
+}
