@@ -43,7 +43,7 @@ struct LlamaGenVQTests {
         // Default: astronaut (the photo with the near-ties); coffee too with DIGIT_BENCH_FULL_PARITY=1.
         for photo in VQManifest.fullParity ? ["astronaut", "coffee"] : ["astronaut"] {
             let images = try VQTestImages.load("llamagen_vq", "lg_256_\(photo)")
-            let enc = try model.encode(LlamaGenVQ.modelInput(images))
+            let enc = try model.encode(model.modelInput(images))
             let latent = try Fixtures.npy(Self.area, "\(Self.dir(v))/\(photo)_latent.npy")
             #expect(enc.latent.shape == latent.shape)
             // README: f32 vs f64 on upstream differs by ≤ 1.7e-5 (|latent| ≤ 7); suggested atol 3e-4.
@@ -52,17 +52,17 @@ struct LlamaGenVQTests {
 
             // Indices: exact, except positions the README lists as near-ties (gap < 1e-4).
             let expected = try Fixtures.npy(Self.area, "\(Self.dir(v))/\(photo)_indices.npy").int64s()
-            let differ = zip(enc.indices, expected).enumerated().filter { Int64($0.element.0) != $0.element.1 }.map(\.offset)
+            let differ = zip(enc.tokens.indices, expected).enumerated().filter { Int64($0.element.0) != $0.element.1 }.map(\.offset)
             let tolerated = Set(margins[photo] ?? [])
             #expect(differ.allSatisfy { tolerated.contains($0) }, "\(v) \(photo): indices differ at \(differ)")
 
             // quant = normalised codebook rows (README atol 1e-6), compared where the index agrees.
             let quant = try Fixtures.npy(Self.area, "\(Self.dir(v))/\(photo)_quant.npy").floats()
-            let hw = enc.height * enc.width
+            let hw = enc.tokens.height * enc.tokens.width
             var worst: Float = 0
             for c in 0..<8 {
-                for s in 0..<hw where Int64(enc.indices[s]) == expected[s] {
-                    worst = max(worst, abs(enc.quant.scalars[c * hw + s] - quant[c * hw + s]))
+                for s in 0..<hw where Int64(enc.tokens.indices[s]) == expected[s] {
+                    worst = max(worst, abs(enc.quantized.scalars[c * hw + s] - quant[c * hw + s]))
                 }
             }
             #expect(worst <= 1e-6, "\(v) \(photo) quant max diff \(worst)")
@@ -76,16 +76,16 @@ struct LlamaGenVQTests {
         let f = v.config.downsampling
         // Default: coffee (the photo encodeMatchesUpstream skips); both with DIGIT_BENCH_FULL_PARITY=1.
         for photo in VQManifest.fullParity ? ["astronaut", "coffee"] : ["coffee"] {
-            let indices = try Fixtures.npy(Self.area, "\(Self.dir(v))/\(photo)_indices.npy").int64s().map { Int32($0) }
-            let out = try model.decodeCode(indices, batch: 1, height: 256 / f, width: 256 / f)
+            let indices = try Fixtures.npy(Self.area, "\(Self.dir(v))/\(photo)_indices.npy").int64s().map { Int($0) }
+            let out = try model.decode(TokenGrid(batch: 1, height: 256 / f, width: 256 / f, indices: indices))
             let ref = try Fixtures.npy(Self.area, "\(Self.dir(v))/\(photo)_decoded.npy")
             #expect(out.shape == ref.shape)
             let c = compare(out.scalars, ref.floats())
             #expect(c.maxAbsDiff <= 3e-4, "\(v) \(photo) decoded: \(c)")
         }
         // The seeded 8x8 token grid: decode_code(tok, [1, 8, 8, 8]).
-        let tok = try Fixtures.npy(Self.area, "\(Self.dir(v))/tokens8x8_indices.npy").int64s().map { Int32($0) }
-        let out = try model.decodeCode(tok, batch: 1, height: 8, width: 8)
+        let tok = try Fixtures.npy(Self.area, "\(Self.dir(v))/tokens8x8_indices.npy").int64s().map { Int($0) }
+        let out = try model.decode(TokenGrid(batch: 1, height: 8, width: 8, indices: tok))
         let ref = try Fixtures.npy(Self.area, "\(Self.dir(v))/tokens8x8_decoded.npy")
         #expect(out.shape == ref.shape)
         let c = compare(out.scalars, ref.floats())
@@ -119,25 +119,31 @@ struct LlamaGenVQTests {
 
     @Test func badTokensAndImagesThrow() throws {
         let model = try Self.model(.vq16)
-        #expect(throws: TokenizerInputError.codeOutOfRange(position: 1, code: 16384, codebookSize: 16384)) {
-            try model.decodeCode([0, 16384, 0, 0], batch: 1, height: 2, width: 2)
+        #expect(throws: TokenizerError.tokenOutOfRange(position: 1, value: 16384, codebookSize: 16384)) {
+            try model.decode(TokenGrid(batch: 1, height: 2, width: 2, indices: [0, 16384, 0, 0]))
         }
-        #expect(throws: TokenizerInputError.gridMismatch(count: 3, batch: 1, height: 2, width: 2)) {
-            try model.decodeCode([0, 1, 2], batch: 1, height: 2, width: 2)
+        #expect(throws: TokenizerError.tokenOutOfRange(position: 3, value: -1, codebookSize: 16384)) {
+            try model.decode(TokenGrid(batch: 1, height: 2, width: 2, indices: [0, 1, 2, -1]))
         }
-        #expect(throws: TokenizerInputError.self) { try model.encode(Tensor(zeros: [1, 3, 24, 32])) }
+        #expect(throws: TokenizerError.self) { try model.encode(Tensor(zeros: [1, 3, 24, 32])) }
+        #expect(throws: TokenizerError.self) { try model.encode(Tensor(zeros: [1, 1, 32, 32])) }
     }
 
-    @Test func pixelConversionsFollowLlamaGen() {
+    @Test func protocolPropertiesAndPixelConversionsFollowLlamaGen() throws {
+        let model = try Self.model(.vq16)
+        #expect(model.id == "llamagen-vq16" && model.usesSeededWeights)
+        #expect(model.codebookSize == 16384 && model.downsampleFactor == 16 && model.inputRange == .minusOneToOne)
+        #expect(model.gridSize.height == 16 && model.gridSize.width == 16)
+        #expect(try Self.model(.vq8).downsampleFactor == 8)
         // ToTensor + Normalize(0.5, 0.5) in float32, and clamp(127.5 x + 128, 0, 255).to(uint8).
         let images = ImageBatch(count: 1, height: 1, width: 2, pixels: [0, 128, 255, 1, 2, 3])
-        let x = LlamaGenVQ.modelInput(images)
+        let x = model.modelInput(images)
         #expect(x.shape == [1, 3, 1, 2])
         #expect(x.scalars == [-1, (Float(1) / 255 - 0.5) / 0.5, (Float(128) / 255 - 0.5) / 0.5,
                               (Float(2) / 255 - 0.5) / 0.5, 1, (Float(3) / 255 - 0.5) / 0.5])
         let y = Tensor(shape: [1, 3, 1, 2], scalars: [-1, 1, 0, -0.0039, 2, -2])
         // 127.5·(-1)+128 = 0.5 → 0; 255.5 → 255; 128; 127.50275 → 127; clamp 255; clamp 0.
-        #expect(LlamaGenVQ.uint8Images(y).pixels == [0, 128, 255, 255, 127, 0])
+        #expect(model.outputImages(y).pixels == [0, 128, 255, 255, 127, 0])
     }
 
     static func nearTies(_ v: LlamaGenVQ.Variant) throws -> [String: [Int]] {

@@ -36,7 +36,7 @@ struct MAGEVQGANTests {
         let rows = Self.rows(default: 0)
         let images = try rows.map { try VQTestImages.load("dinov2", "\(Self.photos[$0])_r256c256") }
         let batch = ImageBatch(count: rows.count, height: 256, width: 256, pixels: images.flatMap(\.pixels))
-        let enc = try model.encode(MAGEVQGAN.modelInput(batch))
+        let enc = try model.encode(model.modelInput(batch))
         #expect(enc.latent.shape == [rows.count, 256, 16, 16])
         let per = 256 * 16 * 16
         let latent = try Fixtures.npy(Self.area, "latent.npy").floats()[(rows.lowerBound * per)..<(rows.upperBound * per)]
@@ -45,8 +45,8 @@ struct MAGEVQGANTests {
         #expect(c.maxAbsDiff <= 5e-4, "latent: \(c)")
         let expected = Array(try Fixtures.npy(Self.area, "indices.npy").int64s()[(rows.lowerBound * 256)..<(rows.upperBound * 256)])
         let margin = Array(try Fixtures.npy(Self.area, "index_margin.npy").floats()[(rows.lowerBound * 256)..<(rows.upperBound * 256)])
-        #expect(enc.indices.count == expected.count)
-        let differ = (0..<expected.count).filter { Int64(enc.indices[$0]) != expected[$0] }
+        #expect(enc.tokens.indices.count == expected.count)
+        let differ = (0..<expected.count).filter { Int64(enc.tokens.indices[$0]) != expected[$0] }
         #expect(differ.allSatisfy { margin[$0] < 1e-3 }, "indices differ at \(differ) (margins \(differ.map { margin[$0] }))")
     }
 
@@ -55,26 +55,29 @@ struct MAGEVQGANTests {
     @Test func decodeCodeMatchesUpstream() throws {
         let model = try Self.seeded.get()
         let rows = Self.rows(default: 1)
-        let indices = try Fixtures.npy(Self.area, "indices.npy").int64s().map { Int32($0) }
-        let out = try model.decodeCode(Array(indices[(rows.lowerBound * 256)..<(rows.upperBound * 256)]),
-                                       batch: rows.count, height: 16, width: 16)
+        let indices = try Fixtures.npy(Self.area, "indices.npy").int64s().map { Int($0) }
+        let out = try model.decode(TokenGrid(batch: rows.count, height: 16, width: 16,
+                                             indices: Array(indices[(rows.lowerBound * 256)..<(rows.upperBound * 256)])))
         let per = 3 * 256 * 256
         let ref = Array(try Fixtures.npy(Self.area, "decoded.npy").floats()[(rows.lowerBound * per)..<(rows.upperBound * per)])
         #expect(out.shape == [rows.count, 3, 256, 256])
         let c = compare(out.scalars, ref)
         #expect(c.maxAbsDiff <= 5e-4, "decoded: \(c)")
-        let ours = MAGEVQGAN.uint8Images(out).pixels
-        let theirs = MAGEVQGAN.uint8Images(Tensor(shape: out.shape, scalars: ref)).pixels
+        let ours = model.outputImages(out).pixels
+        let theirs = model.outputImages(Tensor(shape: out.shape, scalars: ref)).pixels
         let mismatches = zip(ours, theirs).filter { $0 != $1 }.count
         #expect(Double(mismatches) <= 1e-3 * Double(ours.count), "\(mismatches) uint8 values differ")
     }
 
-    @Test func pixelConversionsFollowDiGIT() {
+    @Test func protocolPropertiesAndPixelConversionsFollowDiGIT() throws {
+        let model = try Self.seeded.get()
+        #expect(model.id == "mage-vqgan" && model.usesSeededWeights && model.inputRange == .zeroToOne)
+        #expect(model.codebookSize == 1024 && model.downsampleFactor == 16 && model.inputResolution == 256)
         let images = ImageBatch(count: 1, height: 1, width: 1, pixels: [0, 51, 255])
-        #expect(MAGEVQGAN.modelInput(images).scalars == [0, Float(51) / 255, 1])
+        #expect(model.modelInput(images).scalars == [0, Float(51) / 255, 1])
         // x·255 clipped and truncated: 0.999 → 254.745 → 254; -0.1 → 0; 1.5 → 255.
         let y = Tensor(shape: [1, 3, 1, 1], scalars: [0.999, -0.1, 1.5])
-        #expect(MAGEVQGAN.uint8Images(y).pixels == [254, 0, 255])
+        #expect(model.outputImages(y).pixels == [254, 0, 255])
     }
 
     @Test func flatAndLightningCheckpointsLoad_wrongTokenizerIsNamed() throws {

@@ -39,7 +39,7 @@ public struct LlamaGenVQConfig: Codable, Sendable, Equatable {
 
 /// LlamaGen's VQ tokenizer (`VQModel`): images in [-1, 1] ⇄ a grid of codes from a 16384 x 8
 /// codebook, searched with L2-normalised latent and codebook.
-public final class LlamaGenVQ: Sendable {
+public final class LlamaGenVQ: ImageTokenizer {
     /// The public ids of the released tokenizers.
     public enum Variant: String, CaseIterable, Sendable {
         case vq16 = "llamagen-vq16"
@@ -50,7 +50,9 @@ public final class LlamaGenVQ: Sendable {
         public var checkpointFile: String { self == .vq16 ? "vq_ds16_c2i.pt" : "vq_ds8_c2i.pt" }
     }
 
+    public let id: String
     public let config: LlamaGenVQConfig
+    public let usesSeededWeights: Bool
     let encoder: Encoder
     let decoder: Decoder
     let codebook: VQCodebook
@@ -60,8 +62,10 @@ public final class LlamaGenVQ: Sendable {
     /// Builds the model, requesting parameters in upstream's state-dict order. With a checkpoint,
     /// loading is strict (``Weights/finish()`` is called): a key of another tokenizer is an error
     /// naming it.
-    public init(config: LlamaGenVQConfig, weights: Weights) throws {
+    public init(config: LlamaGenVQConfig, weights: Weights, id: String? = nil) throws {
+        self.id = id ?? (config == .vq16 ? Variant.vq16.rawValue : config == .vq8 ? Variant.vq8.rawValue : "llamagen-vq")
         self.config = config
+        usesSeededWeights = weights.isSeeded
         let root = weights.root
         encoder = try Encoder(root.scope("encoder"), config)
         decoder = try Decoder(root.scope("decoder"), config)
@@ -81,7 +85,12 @@ public final class LlamaGenVQ: Sendable {
 
     /// Builds a released variant from a checkpoint's state dict (nested or flat, see ``unwrap(_:)``).
     public convenience init(_ variant: Variant, stateDict: StateDict) throws {
-        try self.init(config: variant.config, weights: Weights(stateDict: LlamaGenVQ.unwrap(stateDict)))
+        try self.init(config: variant.config, weights: Weights(stateDict: LlamaGenVQ.unwrap(stateDict)), id: variant.rawValue)
+    }
+
+    /// A released variant on seeded stand-in weights (tests, dry runs).
+    public convenience init(seeded variant: Variant) throws {
+        try self.init(config: variant.config, weights: .seeded(), id: variant.rawValue)
     }
 
     /// The model's state dict inside a checkpoint: `reconstruction_vq_ddp.py` takes `"ema"` if
@@ -94,13 +103,19 @@ public final class LlamaGenVQ: Sendable {
     }
 
     public var codebookSize: Int { config.codebookSize }
-    public var downsampling: Int { config.downsampling }
+    public var downsampleFactor: Int { config.downsampling }
+    /// The released tokenizers were trained and are evaluated at 256 px (any multiple of the
+    /// downsampling factor works).
+    public var inputResolution: Int { 256 }
+    public var inputRange: PixelRange { .minusOneToOne }
 
     // MARK: - Encode
 
     /// `VQModel.encode`: x (B, 3, H, W) in [-1, 1], H and W multiples of the downsampling factor.
-    public func encode(_ x: Tensor) throws -> VQEncoding {
-        try checkImageInput(x, channels: config.inChannels, multipleOf: downsampling)
+    /// `latent` is `quant_conv(encoder(x))` (B, 8, h, w); `quantized` is `encode(x)[0]`, the
+    /// normalised codebook rows through the straight-through `z + (z_q − z)`.
+    public func encode(_ x: Tensor) throws -> TokenizerEncoding {
+        try checkImageInput(x, id: id, channels: config.inChannels, multipleOf: downsampleFactor)
         let h = encoder(x)                                   // (B, 256, h, w)
         let latent = quantConv(h)                            // (B, 8, h, w)
         let (b, hh, ww) = (latent.dim(0), latent.dim(2), latent.dim(3))
@@ -115,13 +130,14 @@ public final class LlamaGenVQ: Sendable {
                 for (i, code) in indices.enumerated() {
                     for j in 0..<d {
                         let zv = pq[i * d + j]
-                        pq[i * d + j] = zv + (pe[Int(code) * d + j] - zv)
+                        pq[i * d + j] = zv + (pe[code * d + j] - zv)
                     }
                 }
             }
         }
         let quant = VQCodebook.channelsFirst(quantRows, batch: b, height: hh, width: ww)
-        return VQEncoding(latent: latent, quant: quant, indices: indices)
+        return TokenizerEncoding(tokens: TokenGrid(batch: b, height: hh, width: ww, indices: indices),
+                                 latent: latent, quantized: quant)
     }
 
     // MARK: - Decode
@@ -131,28 +147,27 @@ public final class LlamaGenVQ: Sendable {
         decoder(postQuantConv(quant))
     }
 
-    /// `VQModel.decode_code(indices, shape=(B, 8, h, w))`: codes (row-major B·h·w) → images, unclamped.
-    public func decodeCode(_ indices: [Int32], batch: Int, height: Int, width: Int) throws -> Tensor {
-        try codebook.validate(indices, batch: batch, height: height, width: width)
-        return decode(codebook.lookup(indices, batch: batch, height: height, width: width))
+    /// `VQModel.decode_code(indices, shape=(B, 8, h, w))`: tokens → images, unclamped.
+    public func decode(_ tokens: TokenGrid) throws -> Tensor {
+        decode(try codebook.lookup(tokens))
     }
 
     /// `reconstruction_vq_ddp.py`: `encode`, then `decode_code(indices, latent.shape)` (the codebook
-    /// rows, not forward's straight-through `z + (z_q − z)`); unclamped.
+    /// rows, not forward's straight-through value); unclamped.
     public func reconstruct(_ x: Tensor) throws -> Tensor {
-        let e = try encode(x)
-        return try decodeCode(e.indices, batch: e.batch, height: e.height, width: e.width)
+        try decode(encode(x).tokens)
     }
 
     // MARK: - Pixels
 
     /// `ToTensor()` then `Normalize([0.5]*3, [0.5]*3)` in float32: `((u8 / 255) − 0.5) / 0.5`, NCHW.
-    public static func modelInput(_ images: ImageBatch) -> Tensor {
+    public func modelInput(_ images: ImageBatch) -> Tensor {
         imageTensor(images) { (Float($0) / 255 - 0.5) / 0.5 }
     }
 
-    /// LlamaGen's sample/eval conversion: `clamp(127.5 * x + 128, 0, 255).to(uint8)` (truncation).
-    public static func uint8Images(_ x: Tensor) -> ImageBatch {
+    /// LlamaGen's sample/eval conversion: `clamp(127.5 * x + 128, 0, 255).to(uint8)` (truncation
+    /// after adding 128, so 0 → 128; not the protocol's default `(clamp(x) + 1) / 2 · 255`, 0 → 127).
+    public func outputImages(_ x: Tensor) -> ImageBatch {
         imageBatch(x) { v in
             let y = min(max(127.5 * v + 128, 0), 255)
             return y.isNaN ? 0 : UInt8(y)

@@ -34,12 +34,13 @@ public struct MAGEVQGANConfig: Codable, Sendable, Equatable {
 /// codes from a 1024 x 256 codebook. Not stock taming: no attention, no quant/post-quant convs,
 /// bias-free ResNet convs whose shortcut is computed from the residual branch, average-pool
 /// downsampling.
-public final class MAGEVQGAN: Sendable {
+public final class MAGEVQGAN: ImageTokenizer {
     public static let id = "mage-vqgan"
     /// The released checkpoint (flat or nested under `'state_dict'`).
     public static let checkpointFile = "vqgan_jax_strongaug.ckpt"
 
     public let config: MAGEVQGANConfig
+    public let usesSeededWeights: Bool
     let encoder: Encoder
     let decoder: Decoder
     let codebook: VQCodebook
@@ -50,6 +51,7 @@ public final class MAGEVQGAN: Sendable {
             throw ModelLoadError.invalidConfiguration("MAGE VQGAN has no quant_conv: z_channels must equal embed_dim")
         }
         self.config = config
+        usesSeededWeights = weights.isSeeded
         encoder = try Encoder(weights.root.scope("encoder"), config)
         decoder = try Decoder(weights.root.scope("decoder"), config)
         let embedding = try weights.root.tensor("quantize.embedding.weight", shape: [config.nEmbed, config.embedDim])
@@ -67,36 +69,39 @@ public final class MAGEVQGAN: Sendable {
         sd.keys.contains(where: { $0.hasPrefix("state_dict.") }) ? sd.selecting(prefix: "state_dict.") : sd
     }
 
+    public var id: String { Self.id }
     public var codebookSize: Int { config.nEmbed }
-    public var downsampling: Int { config.downsampling }
+    public var downsampleFactor: Int { config.downsampling }
+    public var inputResolution: Int { config.resolution }
+    public var inputRange: PixelRange { .zeroToOne }
 
-    /// `VQModel.encode`: x (B, 3, H, W) in [0, 1] → latent, codebook rows and the `VectorQuantizer2` argmin indices.
-    public func encode(_ x: Tensor) throws -> VQEncoding {
-        try checkImageInput(x, channels: config.inChannels, multipleOf: downsampling)
+    /// `VQModel.encode`: x (B, 3, H, W) in [0, 1] → `latent = encoder(x)` (B, 256, h, w), the
+    /// `VectorQuantizer2` argmin tokens, and `quantized` = their codebook rows (what DiGIT decodes;
+    /// ≤ 2.4e-7 from forward's straight-through `z + (z_q − z)`).
+    public func encode(_ x: Tensor) throws -> TokenizerEncoding {
+        try checkImageInput(x, id: id, channels: config.inChannels, multipleOf: downsampleFactor)
         let latent = encoder(x)                              // (B, 256, h, w)
-        let indices = codebook.nearest(VQCodebook.channelsLast(latent))
-        // DiGIT decodes from the indices, i.e. the codebook rows (≤ 2.4e-7 from forward's z + (z_q − z)).
-        let quant = codebook.lookup(indices, batch: latent.dim(0), height: latent.dim(2), width: latent.dim(3))
-        return VQEncoding(latent: latent, quant: quant, indices: indices)
+        let tokens = TokenGrid(batch: latent.dim(0), height: latent.dim(2), width: latent.dim(3),
+                               indices: codebook.nearest(VQCodebook.channelsLast(latent)))
+        return TokenizerEncoding(tokens: tokens, latent: latent, quantized: try codebook.lookup(tokens))
     }
 
-    /// DiGIT's stage-2 decode: `decode(quantize.get_codebook_entry(indices, (B, h, w, 256)))`,
-    /// codes (row-major B·h·w) → (B, 3, H, W), nominally [0, 1], unclipped.
-    public func decodeCode(_ indices: [Int32], batch: Int, height: Int, width: Int) throws -> Tensor {
-        try codebook.validate(indices, batch: batch, height: height, width: width)
-        return decoder(codebook.lookup(indices, batch: batch, height: height, width: width))
+    /// DiGIT's stage-2 decode: `decode(quantize.get_codebook_entry(indices, (B, h, w, 256)))`:
+    /// tokens → (B, 3, H, W), nominally [0, 1], unclipped.
+    public func decode(_ tokens: TokenGrid) throws -> Tensor {
+        decoder(try codebook.lookup(tokens))
     }
 
     /// `decoder(z_q)` for z_q (B, 256, h, w).
     public func decode(_ quant: Tensor) -> Tensor { decoder(quant) }
 
     /// `ToTensor()`: `u8 / 255` in float32, NCHW.
-    public static func modelInput(_ images: ImageBatch) -> Tensor {
+    public func modelInput(_ images: ImageBatch) -> Tensor {
         imageTensor(images) { Float($0) / 255 }
     }
 
     /// DiGIT's conversion: `np.clip(x * 255, 0, 255).astype(np.uint8)` (truncation, not rounding).
-    public static func uint8Images(_ x: Tensor) -> ImageBatch {
+    public func outputImages(_ x: Tensor) -> ImageBatch {
         imageBatch(x) { v in
             let y = min(max(v * 255, 0), 255)
             return y.isNaN ? 0 : UInt8(y)

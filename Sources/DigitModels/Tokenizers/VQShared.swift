@@ -87,13 +87,13 @@ struct VQCodebook: Sendable {
     }
 
     /// The index of the nearest row for each row of `z` (N, D) (already normalised if the codebook is).
-    func nearest(_ z: Tensor) -> [Int32] {
+    func nearest(_ z: Tensor) -> [Int] {
         let d = dimension, k = size, n = z.dim(0)
         precondition(z.dim(1) == d, "VQ search: latent rows \(z.shape), codebook \(rows.shape)")
         let zz = VQCodebook.squaredRowNorms(z)
         let tile = max(1, min(n, (1 << 20) / k))  // ≤ 4 MB of distances at a time
         var dots = [Float](repeating: 0, count: tile * k)
-        var result = [Int32](repeating: 0, count: n)
+        var result = [Int](repeating: 0, count: n)
         z.withUnsafeBufferPointer { pz in
             rows.withUnsafeBufferPointer { pe in
                 squaredNorms.withUnsafeBufferPointer { ee in
@@ -114,7 +114,7 @@ struct VQCodebook: Sendable {
                                         let dist = (zi + ee[j]) - 2 * row[j]
                                         if dist < best { best = dist; arg = j }
                                     }
-                                    res[r0 + i] = Int32(arg)
+                                    res[r0 + i] = arg
                                 }
                                 r0 += m
                             }
@@ -127,7 +127,7 @@ struct VQCodebook: Sendable {
     }
 
     /// The codebook rows of `indices` as (B, D, H, W) (`get_codebook_entry` with channel_first).
-    func lookup(_ indices: [Int32], batch: Int, height: Int, width: Int) -> Tensor {
+    func lookup(_ indices: [Int], batch: Int, height: Int, width: Int) -> Tensor {
         let d = dimension
         precondition(indices.count == batch * height * width, "VQ lookup: \(indices.count) indices for \(batch)x\(height)x\(width)")
         let gathered = Tensor(shape: [indices.count, d]) { out in
@@ -141,55 +141,23 @@ struct VQCodebook: Sendable {
     }
 }
 
-/// A code index outside the codebook, or a token grid of the wrong size.
-public enum TokenizerInputError: Error, CustomStringConvertible, Equatable {
-    case codeOutOfRange(position: Int, code: Int, codebookSize: Int)
-    case gridMismatch(count: Int, batch: Int, height: Int, width: Int)
-    case imageSize(expected: String, actual: [Int])
-
-    public var description: String {
-        switch self {
-        case let .codeOutOfRange(position, code, size):
-            return "token \(code) at position \(position) is outside the codebook (0..<\(size))"
-        case let .gridMismatch(count, b, h, w):
-            return "\(count) tokens do not fill a \(b)x\(h)x\(w) grid"
-        case let .imageSize(expected, actual):
-            return "input has shape \(actual), expected \(expected)"
-        }
-    }
-}
-
-/// What a VQ tokenizer's `encode` returns.
-public struct VQEncoding: Sendable {
-    /// The pre-quantisation latent the quantizer receives, (B, D, h, w).
-    public var latent: Tensor
-    /// The quantised latent the decoder receives, (B, D, h, w).
-    public var quant: Tensor
-    /// Code indices, row-major (B, h, w).
-    public var indices: [Int32]
-    public var batch: Int { latent.dim(0) }
-    public var height: Int { latent.dim(2) }
-    public var width: Int { latent.dim(3) }
-}
-
 /// Throws unless `x` is (B, channels, H, W) with H, W positive multiples of `factor`.
-func checkImageInput(_ x: Tensor, channels: Int, multipleOf factor: Int) throws {
+func checkImageInput(_ x: Tensor, id: String, channels: Int, multipleOf factor: Int) throws {
     guard x.rank == 4, x.dim(0) > 0, x.dim(1) == channels, x.dim(2) > 0, x.dim(3) > 0,
           x.dim(2) % factor == 0, x.dim(3) % factor == 0
     else {
-        throw TokenizerInputError.imageSize(expected: "(B, \(channels), H, W) with H, W multiples of \(factor)", actual: x.shape)
+        throw TokenizerError.badInput("\(id): expected images (B, \(channels), H, W) with H, W multiples of \(factor); got \(x.shape)")
     }
 }
 
 extension VQCodebook {
-    /// Validates tokens before a lookup (readers and CLI input must never trap).
-    func validate(_ indices: [Int32], batch: Int, height: Int, width: Int) throws {
-        guard indices.count == batch * height * width else {
-            throw TokenizerInputError.gridMismatch(count: indices.count, batch: batch, height: height, width: width)
+    /// The codebook rows of a validated token grid (B, D, h, w) (codes outside the codebook are
+    /// errors, never traps).
+    func lookup(_ tokens: TokenGrid) throws -> Tensor {
+        if let i = tokens.indices.firstIndex(where: { $0 < 0 || $0 >= size }) {
+            throw TokenizerError.tokenOutOfRange(position: i, value: tokens.indices[i], codebookSize: size)
         }
-        if let i = indices.firstIndex(where: { $0 < 0 || Int($0) >= size }) {
-            throw TokenizerInputError.codeOutOfRange(position: i, code: Int(indices[i]), codebookSize: size)
-        }
+        return lookup(tokens.indices, batch: tokens.batch, height: tokens.height, width: tokens.width)
     }
 }
 
