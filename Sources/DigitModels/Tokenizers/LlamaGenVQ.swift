@@ -285,7 +285,7 @@ public final class LlamaGenVQ: ImageTokenizer {
             var h = convIn(x)                                 // (B, 128, H, W)
             for level in levels { h = level(h, downsample: true) }  // (B, 512, H/f, W/f)
             h = mid.2(mid.1(mid.0(h)))
-            return convOut(silu(normOut(h)))                 // (B, 256, H/f, W/f)
+            return convOut(normSwish(normOut, h))             // (B, 256, H/f, W/f)
         }
     }
 
@@ -331,7 +331,7 @@ public final class LlamaGenVQ: ImageTokenizer {
             var h = convIn(z)                                 // (B, 512, h, w)
             h = mid.2(mid.1(mid.0(h)))
             for level in levels { h = level(h, downsample: false) }  // (B, 128, H, W)
-            return convOut(silu(normOut(h)))                 // (B, 3, H, W)
+            return convOut(normSwish(normOut, h))             // (B, 3, H, W)
         }
     }
 }

@@ -145,7 +145,7 @@ public final class MAGEVQGAN: ImageTokenizer {
                 if i != levels.count - 1 { h = avgPool2d(h, kernel: (2, 2)) }
             }                                                 // (B, 512, H/16, W/16)
             h = mid.1(mid.0(h))
-            return convOut(silu(normOut(h)))                 // (B, 256, H/16, W/16)
+            return convOut(normSwish(normOut, h))             // (B, 256, H/16, W/16)
         }
     }
 
@@ -190,7 +190,7 @@ public final class MAGEVQGAN: ImageTokenizer {
                 for block in level.blocks { h = block(h) }
                 if let up = level.upsample { h = up(interpolateNearest(h, size: (2 * h.dim(2), 2 * h.dim(3)))) }
             }                                                 // (B, 128, H, W)
-            return convOut(silu(normOut(h)))                 // (B, 3, H, W)
+            return convOut(normSwish(normOut, h))             // (B, 3, H, W)
         }
     }
 }

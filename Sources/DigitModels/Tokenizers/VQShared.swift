@@ -4,6 +4,7 @@
 import DigitImage
 import DigitNN
 import DigitTensor
+import Foundation
 
 /// A codebook `embedding.weight` (K, D) and upstream's nearest-code rule:
 /// `argmin_k |z|² + |e_k|² − 2 z·e_k`, evaluated in float32 in that order (first index wins ties,
@@ -163,8 +164,16 @@ extension VQCodebook {
 
 // MARK: - ResnetBlock
 
+/// `nonlinearity(norm(x))`: swish (`x * sigmoid(x)`, DigitTensor's `silu` formula) applied in place
+/// to the GroupNorm output, saving one activation-sized allocation per call.
+func normSwish(_ norm: GroupNorm, _ x: Tensor) -> Tensor {
+    var h = norm(x)
+    h.apply { $0 / (1 + Foundation.exp(-$0)) }
+    return h
+}
+
 /// The taming-transformers `ResnetBlock` as each port's upstream modified it:
-/// `h = conv2(silu(norm2(conv1(silu(norm1(x))))))` (GroupNorm(32, eps 1e-6), 3x3 convs,
+/// `h = conv2(swish(norm2(conv1(swish(norm1(x))))))` (GroupNorm(32, eps 1e-6), 3x3 convs,
 /// dropout = identity in eval), then a shortcut when cin ≠ cout:
 /// - `.llamaGen` (LlamaGen vq_model.py, stock taming): convs with bias; returns
 ///   `nin_shortcut(x) + h` with a 1x1 cin → cout conv (bias) on the block input.
@@ -190,8 +199,8 @@ struct TamingResnetBlock: Sendable {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = conv1(silu(norm1(x)))                       // (B, cout, H, W)
-        h = conv2(silu(norm2(h)))                           // (B, cout, H, W)
+        var h = conv1(normSwish(norm1, x))                   // (B, cout, H, W)
+        h = conv2(normSwish(norm2, h))                       // (B, cout, H, W)
         guard let ninShortcut else { return x.adding(h) }
         return ninShortcut(variant == .mage ? h : x).adding(h)
     }
