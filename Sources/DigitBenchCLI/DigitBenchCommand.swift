@@ -29,6 +29,13 @@ struct DigitBenchCommand: ParsableCommand {
             Prepare.self,
             Tokenize.self,
             Detokenize.self,
+            Stats.self,
+            FID.self,
+            IS.self,
+            KID.self,
+            PR.self,
+            Features.self,
+            Merge.self,
         ]
     )
 }
