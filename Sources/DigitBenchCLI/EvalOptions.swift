@@ -101,7 +101,7 @@ struct EvalOptions: ParsableArguments {
         let loader = DatasetLoader(dataset: dataset, batchSize: batch, onError: OnError(rawValue: onError)!, shard: parsedShard)
         let total = loader.indices.count
         guard total > 0 else { throw ValidationError("\(input): no images\(parsedShard == .all ? "" : " in shard \(parsedShard)")") }
-        var progress = Progress(label: label, total: total, quiet: quiet)
+        var progress = ImageProgress(label: label, total: total, quiet: quiet)
         var done = 0
         let skipped = try loader.forEachBatch { b in
             guard !b.images.isEmpty else { return }
@@ -166,7 +166,7 @@ struct ExtractionRun {
 }
 
 /// `label: 120/5000 images  3.4 img/s  ETA 0:24:10` on stderr, at most twice a second.
-struct Progress {
+struct ImageProgress {
     let label: String, total: Int, quiet: Bool
     let start = DispatchTime.now().uptimeNanoseconds
     var lastPrint: UInt64 = 0
