@@ -31,6 +31,13 @@ struct DigitBenchCommand: ParsableCommand {
             Detokenize.self,
             KMeansCommand.self,
             FeaturesDINO.self,
+            Stats.self,
+            FID.self,
+            IS.self,
+            KID.self,
+            PR.self,
+            Features.self,
+            Merge.self,
         ]
     )
 }

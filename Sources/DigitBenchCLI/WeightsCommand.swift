@@ -101,7 +101,7 @@ extension DigitBenchCommand {
 
             func run() throws {
                 let home = WeightsHome()
-                var files: [WeightFile] = []
+                var files: [DigitSuites.WeightFile] = []
                 for id in ids {
                     if let f = WeightsRegistry.file(id) {
                         files.append(f)
@@ -150,7 +150,7 @@ extension DigitBenchCommand {
     }
 }
 
-private func sizeText(_ f: WeightFile) -> String {
+private func sizeText(_ f: DigitSuites.WeightFile) -> String {
     if let s = f.sizeBytes { return "\(s) bytes" }
     if let p = f.parameters {
         return "not published (\(String(format: "%.1f", Double(p) / 1e6))M float parameters, ≈\(WeightsRegistry.humanBytes(Int64(p) * 4)) as float32)"

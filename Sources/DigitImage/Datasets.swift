@@ -144,8 +144,7 @@ public struct InMemoryDataset: ImageDataset {
 }
 
 /// Opens `path` as a dataset: a directory (`imageFolderTree` selects the ImageFolder class layout),
-/// or a `.txt` list. ADM `.npz` batches: TODO — they need DigitCheckpoint's zip reader (branch
-/// `checkpoint`); until it lands they are refused with this explanation.
+/// a `.txt` list, or an ADM `.npz` batch (`arr_0` uint8 (N, H, W, 3), see ``NPZImageDataset``).
 public func openDataset(_ path: String, imageFolderTree: Bool = false) throws -> any ImageDataset {
     let url = URL(fileURLWithPath: path)
     var isDir: ObjCBool = false
@@ -155,7 +154,7 @@ public func openDataset(_ path: String, imageFolderTree: Bool = false) throws ->
     if isDir.boolValue { return imageFolderTree ? try ImageFolderTreeDataset(root: url) : try ImageFolderDataset(root: url) }
     switch url.pathExtension.lowercased() {
     case "txt", "list": return try FileListDataset(listFile: url)
-    case "npz": throw ImageError.dataset(path: path, reason: "ADM .npz datasets are not readable yet (they need DigitCheckpoint's zip reader)")
+    case "npz": return try NPZImageDataset(url: url)
     default: throw ImageError.dataset(path: path, reason: "expected a directory, a .txt file list or an .npz batch")
     }
 }

@@ -169,12 +169,20 @@ public struct GaussianAccumulator: Sendable {
         }
     }
 
-    /// Adds another accumulator's rows (as if they came after this one's). Both pending blocks
-    /// are flushed first, so for bit-identity with an unsharded run only the last shard may end
-    /// inside a block.
+    /// Adds another accumulator's rows (as if they came after this one's).
+    ///
+    /// When `other` has not completed a block yet (all its rows are pending), its rows are added
+    /// as if they had been fed to this accumulator directly, so the result is bit-identical to one
+    /// run over both row sets. Otherwise both pending blocks are flushed first, so for
+    /// bit-identity with an unsharded run every shard but the last must end on a block boundary.
     public mutating func merge(_ other: GaussianAccumulator) throws {
         guard other.dimension == dimension else {
             throw MetricsError.shapeMismatch(what: "merging Gaussian statistics", expected: [dimension], actual: [other.dimension])
+        }
+        if other.count == other.pendingRows {
+            let rows = other.pending[0..<(other.pendingRows * dimension)].map { Float($0) }  // exact: they were Float
+            rows.withUnsafeBufferPointer { add(rows: $0) }
+            return
         }
         var other = other
         flushBlock()
@@ -183,6 +191,67 @@ public struct GaussianAccumulator: Sendable {
         Self.addCompensated(hi: &outerHi, lo: &outerLo, addHi: other.outerHi, addLo: other.outerLo, upperOf: dimension)
         for j in 0..<dimension { sum32[j] += other.sum32[j] }
         count += other.count
+    }
+
+    /// The complete state, for writing shard statistics to disk and merging them later exactly.
+    public struct State: Sendable, Equatable {
+        public var dimension: Int
+        public var blockRows: Int
+        public var count: Int
+        /// Σx as a double-double (hi, lo), over completed blocks.
+        public var sumHi: [Double], sumLo: [Double]
+        /// Σxxᵀ as a double-double (d, d), upper triangle meaningful, over completed blocks.
+        public var outerHi: [Double], outerLo: [Double]
+        /// float32 sequential column sums over all rows.
+        public var sum32: [Float]
+        /// The rows of the incomplete block (pendingRows x d), as the float32 values they came from.
+        public var pendingRows: [Float]
+
+        public init(dimension: Int, blockRows: Int, count: Int, sumHi: [Double], sumLo: [Double], outerHi: [Double],
+                    outerLo: [Double], sum32: [Float], pendingRows: [Float]) {
+            self.dimension = dimension
+            self.blockRows = blockRows
+            self.count = count
+            self.sumHi = sumHi
+            self.sumLo = sumLo
+            self.outerHi = outerHi
+            self.outerLo = outerLo
+            self.sum32 = sum32
+            self.pendingRows = pendingRows
+        }
+    }
+
+    public var state: State {
+        State(dimension: dimension, blockRows: blockRows, count: count, sumHi: sumHi, sumLo: sumLo, outerHi: outerHi,
+              outerLo: outerLo, sum32: sum32, pendingRows: pending[0..<(pendingRows * dimension)].map { Float($0) })
+    }
+
+    /// Restores an accumulator from ``state``; throws if the arrays do not fit together.
+    public init(state s: State) throws {
+        let d = s.dimension
+        guard d > 0, s.blockRows > 0 else {
+            throw MetricsError.invalidArgument(name: "accumulator state", value: "d = \(d), blockRows = \(s.blockRows)", reason: "must be positive")
+        }
+        for (name, n, want) in [("sum_hi", s.sumHi.count, d), ("sum_lo", s.sumLo.count, d), ("outer_hi", s.outerHi.count, d * d),
+                                ("outer_lo", s.outerLo.count, d * d), ("sum32", s.sum32.count, d)] where n != want {
+            throw MetricsError.shapeMismatch(what: "accumulator state \(name)", expected: [want], actual: [n])
+        }
+        let pendingCount = s.pendingRows.count / d
+        guard s.pendingRows.count % d == 0, pendingCount < s.blockRows, pendingCount <= s.count,
+              (s.count - pendingCount) % s.blockRows == 0 else {
+            throw MetricsError.invalidArgument(
+                name: "accumulator state", value: "\(s.pendingRows.count) pending values, count \(s.count), block \(s.blockRows)",
+                reason: "pending rows must be the incomplete last block")
+        }
+        self.init(dimension: d, blockRows: s.blockRows)
+        count = s.count
+        sumHi = s.sumHi
+        sumLo = s.sumLo
+        outerHi = s.outerHi
+        outerLo = s.outerLo
+        sum32 = s.sum32
+        for (i, v) in s.pendingRows.enumerated() { pending[i] = Double(v) }
+        pendingRows = pendingCount
     }
 
     /// Σx (float64), including pending rows.

@@ -1,0 +1,228 @@
+import ArgumentParser
+import DigitBench
+import Dispatch
+import Foundation
+
+/// Options shared by the evaluation commands (`stats`, `fid`, `is`, `kid`, `pr`, `features`):
+/// input protocol, weights, batching, sharding, error policy and output format.
+struct EvalOptions: ParsableArguments {
+    @Option(name: .customLong("protocol"),
+            help: "Input protocol: \(InceptionProtocol.allCases.map(\.rawValue).joined(separator: ", ")) (default: the protocol recorded in a statistics file, else pytorch-fid).")
+    var inputProtocol: String?
+
+    @Option(help: "real: pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or torch-fidelity's copy); seeded: deterministic test weights (outputs are NOT real FIDs).")
+    var weights: String = "real"
+
+    @Option(help: "Inception checkpoint file (default: $DIGIT_BENCH_HOME/weights/<file>, $DIGIT_BENCH_CHECKPOINTS/<file>).")
+    var checkpoint: String?
+
+    @Option(help: "Images decoded and run per batch (memory is bounded by one batch).")
+    var batch: Int = 32
+
+    @Option(help: "Only the i-th of N contiguous parts of each image input (0-based), e.g. 0/4.")
+    var shard: String?
+
+    @Option(name: .customLong("on-error"), help: "What to do with an unreadable image: fail (default) or skip (skipped items are listed in the output).")
+    var onError: String = "fail"
+
+    @Flag(help: "Print the result as JSON on stdout.")
+    var json = false
+
+    @Flag(help: "No progress lines on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        if let p = inputProtocol { _ = try InceptionProtocol(parsing: p) }
+        guard ["real", "seeded"].contains(weights) else { throw ValidationError("--weights must be real or seeded, got '\(weights)'") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let shard { _ = try Shard(parsing: shard) }
+        guard OnError(rawValue: onError) != nil else { throw ValidationError("--on-error must be fail or skip, got '\(onError)'") }
+    }
+
+    var seeded: Bool { weights == "seeded" }
+
+    /// `--protocol`, else `recorded` (from a statistics file), else pytorch-fid.
+    func resolvedProtocol(recorded: InceptionProtocol? = nil) throws -> InceptionProtocol {
+        if let p = inputProtocol { return try InceptionProtocol(parsing: p) }
+        return recorded ?? .pytorchFid
+    }
+
+    var parsedShard: Shard { shard.flatMap { try? Shard(parsing: $0) } ?? .all }
+
+    // MARK: Weights
+
+    /// The FID Inception: seeded weights when asked for, else the real checkpoint (`--checkpoint`,
+    /// `$DIGIT_BENCH_HOME/weights/`, `$DIGIT_BENCH_CHECKPOINTS/`, `$DIGIT_BENCH_HOME/`), verified
+    /// by SHA-256. A missing file is an error with the registry's message (which file, where from,
+    /// checksum, where to put it); there is no fallback to seeded weights.
+    func loadNetwork(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> InceptionV3 {
+        if seeded {
+            note("the FID Inception runs on SEEDED weights: every number below is a test value, not a real FID/IS/KID")
+            return try InceptionV3(weights: .seeded())
+        }
+        if let checkpoint { return try InceptionV3.loadReal(checkpoint: checkpoint) }
+        guard let url = Self.locateRealInception(environment: environment) else {
+            let file = WeightsRegistry.file("inception-pytorch-fid")!
+            throw WeightsError.missing(id: file.id, message: WeightsRegistry.missingMessage(for: file, home: WeightsHome(environment: environment)))
+        }
+        return try InceptionV3.loadReal(checkpoint: url.path)
+    }
+
+    /// The first existing copy of pytorch-fid's or torch-fidelity's Inception weights.
+    static func locateRealInception(environment: [String: String]) -> URL? {
+        let home = WeightsHome(environment: environment)
+        let files = ["inception-pytorch-fid", "inception-torch-fidelity"].compactMap(WeightsRegistry.file)
+        for f in files {
+            var candidates = [home.path(for: f), home.root.appendingPathComponent(f.fileName),
+                              home.root.appendingPathComponent("checkpoints").appendingPathComponent(f.fileName)]
+            if let dir = environment["DIGIT_BENCH_CHECKPOINTS"], !dir.isEmpty {
+                candidates.insert(URL(fileURLWithPath: dir).appendingPathComponent(f.fileName), at: 0)
+            }
+            if let hit = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return hit }
+        }
+        return nil
+    }
+
+    /// "SEEDED (test values, not real)" or the checkpoint description.
+    static func describeWeights(_ net: InceptionV3) -> String {
+        net.isSeeded ? "SEEDED (test weights; numbers are not real)" : "real: \(net.weightsDescription)"
+    }
+
+    // MARK: Feature extraction
+
+    /// Streams the images of `input` (folder, file list or ADM `.npz`) through `net` in batches and
+    /// hands each batch's features (rows in dataset order) to `body`. Progress with images/s and ETA
+    /// goes to stderr.
+    func extract(
+        _ input: String, net: InceptionV3, protocol inputProtocol: InceptionProtocol, features: [InceptionFeature],
+        label: String, body: ([InceptionFeature: Tensor]) throws -> Void
+    ) throws -> ExtractionRun {
+        let dataset = try openDataset(input)
+        let loader = DatasetLoader(dataset: dataset, batchSize: batch, onError: OnError(rawValue: onError)!, shard: parsedShard)
+        let total = loader.indices.count
+        guard total > 0 else { throw ValidationError("\(input): no images\(parsedShard == .all ? "" : " in shard \(parsedShard)")") }
+        var progress = ImageProgress(label: label, total: total, quiet: quiet)
+        var done = 0
+        let skipped = try loader.forEachBatch { b in
+            guard !b.images.isEmpty else { return }
+            try body(try Self.extractMixedSizes(b.images, net: net, protocol: inputProtocol, features: features))
+            done += b.images.count
+            progress.update(done)
+        }
+        progress.finish(done)
+        return ExtractionRun(input: input, datasetCount: dataset.count, range: loader.indices, used: done, skipped: skipped)
+    }
+
+    /// Features of images that may differ in size: runs of one size go through the network
+    /// together (rows do not depend on the batching), rows come back in input order.
+    static func extractMixedSizes(_ images: [RGBImage], net: InceptionV3, protocol p: InceptionProtocol, features: [InceptionFeature])
+        throws -> [InceptionFeature: Tensor]
+    {
+        var groups: [[Int]] = []
+        var sizes: [Int: Int] = [:]  // (w << 32 | h) -> group
+        for (i, im) in images.enumerated() {
+            let key = im.width << 32 | im.height
+            if let g = sizes[key] { groups[g].append(i) } else { sizes[key] = groups.count; groups.append([i]) }
+        }
+        if groups.count == 1 { return try net.extract(ImageBatch(images: images), protocol: p, features: features) }
+        var rows: [InceptionFeature: [Float]] = [:]
+        for f in features { rows[f] = [Float](repeating: 0, count: images.count * f.dimension) }
+        for g in groups {
+            let out = try net.extract(ImageBatch(images: g.map { images[$0] }), protocol: p, features: features)
+            for f in features {
+                let d = f.dimension, src = out[f]!.scalars
+                for (j, i) in g.enumerated() { rows[f]!.replaceSubrange(i * d..<(i + 1) * d, with: src[j * d..<(j + 1) * d]) }
+            }
+        }
+        return rows.mapValues { Tensor(shape: [images.count, $0.count / images.count], scalars: $0) }
+    }
+
+    /// The features of every image of `input`, concatenated (N, D) per feature.
+    func extractAll(_ input: String, net: InceptionV3, protocol p: InceptionProtocol, features: [InceptionFeature], label: String)
+        throws -> ([InceptionFeature: Tensor], ExtractionRun)
+    {
+        var rows: [InceptionFeature: [Float]] = [:]
+        let run = try extract(input, net: net, protocol: p, features: features, label: label) { out in
+            for (f, t) in out { rows[f, default: []] += t.scalars }
+        }
+        var out: [InceptionFeature: Tensor] = [:]
+        for f in features { out[f] = Tensor(shape: [run.used, f.dimension], scalars: rows[f] ?? []) }
+        return (out, run)
+    }
+}
+
+/// What one pass over an image input covered.
+struct ExtractionRun {
+    var input: String
+    var datasetCount: Int
+    var range: Range<Int>
+    var used: Int
+    var skipped: [SkippedItem]
+
+    var json: [String: Any] {
+        ["input": input, "images": used, "dataset_images": datasetCount, "range": [range.lowerBound, range.upperBound],
+         "skipped": skipped.map { ["index": $0.index, "id": $0.id, "reason": $0.reason] }]
+    }
+}
+
+/// `label: 120/5000 images  3.4 img/s  ETA 0:24:10` on stderr, at most twice a second.
+struct ImageProgress {
+    let label: String, total: Int, quiet: Bool
+    let start = DispatchTime.now().uptimeNanoseconds
+    var lastPrint: UInt64 = 0
+
+    init(label: String, total: Int, quiet: Bool) {
+        self.label = label
+        self.total = total
+        self.quiet = quiet
+    }
+
+    mutating func update(_ done: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard !quiet, now - lastPrint > 500_000_000 || done == total else { return }
+        lastPrint = now
+        let seconds = Double(now - start) * 1e-9
+        let rate = Double(done) / max(seconds, 1e-9)
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        FileHandle.standardError.write(Data(String(format: "\r%@: %d/%d images  %.2f img/s  ETA %@   ", label, done, total, rate, Self.clock(eta)).utf8))
+    }
+
+    mutating func finish(_ done: Int) {
+        guard !quiet else { return }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        FileHandle.standardError.write(Data(String(format: "\r%@: %d images in %.1f s (%.2f img/s)          \n", label, done, seconds, Double(done) / max(seconds, 1e-9)).utf8))
+    }
+
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60)
+    }
+}
+
+/// A warning or note on stderr.
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("note: \(message)\n".utf8))
+}
+
+/// Prints `rows` as an aligned two-column table, or `json` (sorted keys) with `--json`.
+func emitResult(rows: [(String, String)], json: [String: Any], asJSON: Bool) throws {
+    if asJSON {
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    } else {
+        let w = (rows.map(\.0.count).max() ?? 0) + 2
+        for (k, v) in rows { print(k.padding(toLength: w, withPad: " ", startingAt: 0) + v) }
+    }
+}
+
+extension InceptionProtocol {
+    /// How the Fréchet distance forms its mean term for statistics made under this protocol.
+    var frechetProtocol: FrechetProtocol {
+        switch self {
+        case .adm: .adm
+        case .torchFidelity: .torchFidelity
+        case .pytorchFid: .pytorchFID
+        case .cleanFid: .cleanFID
+        }
+    }
+}
