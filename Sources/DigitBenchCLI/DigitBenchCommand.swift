@@ -31,6 +31,8 @@ struct DigitBenchCommand: ParsableCommand {
             Logits.self,
             Tokenize.self,
             Detokenize.self,
+            KMeansCommand.self,
+            FeaturesDINO.self,
         ]
     )
 }

@@ -27,8 +27,14 @@ extension DigitBenchCommand {
         @Option(help: "Show at most this many children per container in the text tree.")
         var maxItems = 50
 
+        @Flag(help: "Also read every tensor (checks CRC-32s and bounds; exits non-zero on damage).")
+        var verify = false
+
         func run() throws {
             let ckpt = try Checkpoint.open(URL(fileURLWithPath: file), options: .init(strict: strict))
+            if verify {
+                for (_, t) in Checkpoint.tensors(in: try ckpt.node(at: select)) { try t.contiguousBytes { _ in } }
+            }
             if json {
                 print(try ckpt.inspectJSON(select: select).text(indent: 1))
                 return
@@ -41,6 +47,7 @@ extension DigitBenchCommand {
             print("\(tensors.count) tensors, \(params) parameters (\(bytes) bytes of tensor data)\(select.map { " under '\($0)'" } ?? "")")
             for (k, v) in ckpt.metadata { print("metadata \(k) = \(v)") }
             for line in TreePrinter(maxItems: maxItems).lines(node) { print(line) }
+            if verify { print("verified: every tensor read back intact") }
         }
     }
 }

@@ -17,12 +17,27 @@ public final class ByteBuffer: @unchecked Sendable {
     /// Names the source in errors.
     public let path: String
     private let release: () -> Void
+    /// Whether the bytes are a file mapping (whose pages can be dropped after use).
+    let isMapped: Bool
 
-    init(base: UnsafeRawPointer, count: Int, path: String, release: @escaping () -> Void) {
+    init(base: UnsafeRawPointer, count: Int, path: String, isMapped: Bool = false, release: @escaping () -> Void) {
         self.base = base
         self.count = count
         self.path = path
+        self.isMapped = isMapped
         self.release = release
+    }
+
+    /// Tells the kernel this process is done with the mapped pages of a range, so they leave
+    /// its resident set (they stay in the page cache and fault back in if read again). Keeps
+    /// peak memory near the size of the loaded tensors instead of tensors + file.
+    func dropPages(_ offset: Int, _ n: Int) {
+        guard isMapped, n >= 1 << 20 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset + page - 1) / page * page
+        let end = (offset + n) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
     deinit { release() }
@@ -47,7 +62,7 @@ public final class ByteBuffer: @unchecked Sendable {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw CheckpointError.unreadable(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
-        return ByteBuffer(base: UnsafeRawPointer(p), count: size, path: path) { munmap(p, size) }
+        return ByteBuffer(base: UnsafeRawPointer(p), count: size, path: path, isMapped: true) { munmap(p, size) }
     }
 
     /// A heap copy of `bytes`.

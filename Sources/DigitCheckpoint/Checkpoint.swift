@@ -41,8 +41,12 @@ public struct Checkpoint: @unchecked Sendable {
 
     /// Opens `url`, sniffing the format from its first bytes. Tensors are not read yet.
     public static func open(_ url: URL, options: Options = Options()) throws -> Checkpoint {
-        let buffer = try ByteBuffer.map(url)
-        let path = url.path
+        try open(ByteBuffer.map(url), url: url, options: options)
+    }
+
+    /// Opens bytes already in memory (`buffer.path` names them in errors).
+    static func open(_ buffer: ByteBuffer, url: URL, options: Options = Options()) throws -> Checkpoint {
+        let path = buffer.path
         let vmOptions = PickleVM.Options(strict: options.strict)
         let head = Array(buffer.raw(0, min(buffer.count, 16)))
         if ZipArchive.looksLikeZip(buffer) {

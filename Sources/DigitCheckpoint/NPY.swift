@@ -145,14 +145,7 @@ public enum NPY {
         }
         // Fortran order: the first axis varies fastest.
         let shape = fields.shape
-        var stride = RawView.contiguousStrides(shape)
-        if fields.fortranOrder {
-            var acc = 1
-            for i in 0..<shape.count {
-                stride[i] = acc
-                acc *= max(shape[i], 1)
-            }
-        }
+        let stride = fields.fortranOrder ? RawView.fortranStrides(shape) : RawView.contiguousStrides(shape)
         return RawView(buffer: buffer, byteOffset: start + dataStart, dtype: dtype, shape: shape, stride: stride, bigEndian: bigEndian && dtype.size > 1)
     }
 

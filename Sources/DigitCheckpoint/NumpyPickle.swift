@@ -34,14 +34,7 @@ enum NumpyPickle {
             shape.append(Int(x))
         }
         guard let n = SafeTensors.checkedCount(shape), n * dt.size == data.count else { return nil }
-        var stride = RawView.contiguousStrides(shape)
-        if fortran {
-            var acc = 1
-            for i in 0..<shape.count {
-                stride[i] = acc
-                acc *= max(shape[i], 1)
-            }
-        }
+        let stride = fortran ? RawView.fortranStrides(shape) : RawView.contiguousStrides(shape)
         let buf = ByteBuffer(copying: data, path: "")
         return RawView(buffer: buf, byteOffset: 0, dtype: dt, shape: shape, stride: stride, bigEndian: big && dt.size > 1).array()
     }

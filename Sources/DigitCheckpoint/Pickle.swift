@@ -22,6 +22,8 @@ public struct PickleVM {
         public var strict = false
         /// Maximum nesting depth of the built structure.
         public var maxDepth = 1000
+        /// How many `torch.storage._load_from_bytes` files deep this pickle is.
+        var embeddedLevel = 0
         public init(strict: Bool = false) { self.strict = strict }
     }
 
@@ -40,22 +42,14 @@ public struct PickleVM {
 
     /// Unpickles one pickle starting at `start`; returns its value and the offset after STOP.
     public func load(_ buffer: ByteBuffer, from start: Int = 0, end: Int? = nil) throws -> (PickleValue, Int) {
-        var m = Machine(vm: self, cursor: ByteCursor(buffer, from: start, end: end))
-        do {
-            let v = try m.run()
-            if let problem = Shape.check([v], maxDepth: options.maxDepth, budget: 8 * m.ops + 1024) {
-                Shape.leak(m.stack, m.memo, [v])
-                throw CheckpointError.malformed(path: path, offset: start, reason: "pickle builds \(problem)")
-            }
-            return (v, m.cursor.position)
-        } catch {
-            // Releasing a hostile deep structure would recurse in deinit; keep it instead.
-            let values = m.stack + Array(m.memo.values)
-            if Shape.check(values, maxDepth: options.maxDepth, budget: 8 * m.ops + 1024) != nil {
-                Shape.leak(m.stack, m.memo, [])
-            }
-            throw error
+        var m = PickleMachine(vm: self, cursor: ByteCursor(buffer, from: start, end: end))
+        let v = try m.run()
+        // Walkers recurse; refuse what they could not walk. (Teardown is safe either way:
+        // tuples are depth-limited as they are made, containers are freed iteratively.)
+        if let problem = Shape.check([v], maxDepth: options.maxDepth, budget: 8 * m.ops + 1024) {
+            throw CheckpointError.malformed(path: path, offset: start, reason: "pickle builds \(problem)")
         }
+        return (v, m.cursor.position)
     }
 
     /// Unpickles a whole file that holds one plain pickle (no torch storages).
@@ -116,7 +110,8 @@ public struct PickleVM {
     func isDataClass(_ name: String) -> Bool {
         if Self.dataConstructors.contains(name) { return !options.strict || name == "torch.Size" }
         if options.strict { return false }
-        let last = name.split(separator: ".").last ?? ""
+        // Python classes are CapWords; private ones start with '_' (dataclasses._MISSING_TYPE).
+        let last = (name.split(separator: ".").last ?? "").drop { $0 == "_" }
         return last.first.map { $0.isUppercase } ?? false
     }
 }
@@ -159,21 +154,19 @@ enum Shape {
         }
         return nil
     }
-
-    /// Deliberately keeps values alive forever (see ``PickleVM/load(_:from:end:)``).
-    static func leak(_ a: [PickleValue], _ b: [Int: PickleValue], _ c: [PickleValue]) {
-        final class Box { let v: Any; init(_ v: Any) { self.v = v } }
-        _ = Unmanaged.passRetained(Box((a, b, c)))
-    }
 }
 
 /// The running machine: stack, mark stack, memo.
-private struct Machine {
+struct PickleMachine {
     let vm: PickleVM
     var cursor: ByteCursor
     var stack: [PickleValue] = []
+    /// Tuple nesting depth of each stack entry (tuples are values, so their depth is known when
+    /// they are made; containers are classes whose teardown is iterative, see ``Graveyard``).
+    var depths: [Int] = []
     var marks: [Int] = []
     var memo: [Int: PickleValue] = [:]
+    var memoDepths: [Int: Int] = [:]
     var ops = 0
     var opStart = 0
 
@@ -188,24 +181,52 @@ private struct Machine {
         .malformed(path: path, offset: opStart, reason: reason)
     }
 
-    mutating func pop(_ what: String) throws -> PickleValue {
-        guard let v = stack.popLast(), stack.count >= (marks.last ?? 0) else {
+    mutating func push(_ v: PickleValue, depth: Int = 1) {
+        stack.append(v)
+        depths.append(depth)
+    }
+
+    /// Pushes a tuple made of items whose deepest entry is `inner` deep.
+    mutating func pushTuple(_ items: [PickleValue], inner: Int) throws {
+        guard inner < vm.options.maxDepth else { throw bad("tuples nested deeper than \(vm.options.maxDepth) levels") }
+        push(.tuple(items), depth: inner + 1)
+    }
+
+    mutating func popEntry(_ what: String) throws -> (PickleValue, Int) {
+        guard stack.count > (marks.last ?? 0), let v = stack.popLast(), let d = depths.popLast() else {
             throw bad("stack underflow (\(what))")
         }
-        return v
+        return (v, d)
     }
+
+    mutating func pop(_ what: String) throws -> PickleValue { try popEntry(what).0 }
 
     mutating func top(_ what: String) throws -> PickleValue {
         guard let v = stack.last, stack.count > (marks.last ?? 0) else { throw bad("stack underflow (\(what))") }
         return v
     }
 
-    mutating func popMark(_ what: String) throws -> [PickleValue] {
+    mutating func popMarkEntries(_ what: String) throws -> ([PickleValue], Int) {
         guard let m = marks.popLast() else { throw bad("\(what) without a MARK") }
         guard m <= stack.count else { throw bad("MARK above the stack (\(what))") }
         let items = Array(stack[m...])
+        let deepest = depths[m...].max() ?? 0
         stack.removeSubrange(m...)
-        return items
+        depths.removeSubrange(m...)
+        return (items, deepest)
+    }
+
+    mutating func popMark(_ what: String) throws -> [PickleValue] { try popMarkEntries(what).0 }
+
+    mutating func put(_ i: Int, _ what: String) throws {
+        guard let v = stack.last, let d = depths.last, stack.count > (marks.last ?? 0) else { throw bad("stack underflow (\(what))") }
+        memo[i] = v
+        memoDepths[i] = d
+    }
+
+    mutating func get(_ i: Int) throws {
+        guard let v = memo[i], let d = memoDepths[i] else { throw bad("memo key \(i) read before it was written") }
+        push(v, depth: d)
     }
 
     func text(_ raw: UnsafeRawBufferPointer) -> String { String(decoding: raw, as: UTF8.self) }
@@ -224,10 +245,6 @@ private struct Machine {
         return Int(v)
     }
 
-    mutating func memoIndex(_ i: Int) throws -> PickleValue {
-        guard let v = memo[i] else { throw bad("memo key \(i) read before it was written") }
-        return v
-    }
 
     mutating func run() throws -> PickleValue {
         while true {
@@ -247,91 +264,98 @@ private struct Machine {
             case 0x30:  // POP
                 if let m = marks.last, m == stack.count { marks.removeLast() } else { _ = try pop("POP") }
             case 0x31: _ = try popMark("POP_MARK")
-            case 0x32: stack.append(try top("DUP"))
+            case 0x32:
+                let (v, d) = try popEntry("DUP")
+                push(v, depth: d)
+                push(v, depth: d)
             // Scalars
-            case 0x4E: stack.append(.none)
-            case 0x88: stack.append(.bool(true))
-            case 0x89: stack.append(.bool(false))
-            case 0x4B: stack.append(.int(Int64(try cursor.u8("BININT1"))))
-            case 0x4D: stack.append(.int(Int64(try cursor.u16("BININT2"))))
-            case 0x4A: stack.append(.int(Int64(Int32(truncatingIfNeeded: try cursor.u32("BININT")))))
+            case 0x4E: push(.none)
+            case 0x88: push(.bool(true))
+            case 0x89: push(.bool(false))
+            case 0x4B: push(.int(Int64(try cursor.u8("BININT1"))))
+            case 0x4D: push(.int(Int64(try cursor.u16("BININT2"))))
+            case 0x4A: push(.int(Int64(Int32(truncatingIfNeeded: try cursor.u32("BININT")))))
             case 0x8A:  // LONG1
                 let n = try length(1, "LONG1")
-                stack.append(Self.long(try cursor.bytes(n, "LONG1")))
+                push(Self.long(try cursor.bytes(n, "LONG1")))
             case 0x8B:  // LONG4
                 let n = try length(4, "LONG4")
-                stack.append(Self.long(try cursor.bytes(n, "LONG4")))
+                push(Self.long(try cursor.bytes(n, "LONG4")))
             case 0x49:  // INT (text; 00/01 are bools)
                 let s = try lineText("INT")
-                if s == "00" { stack.append(.bool(false)) } else if s == "01" { stack.append(.bool(true)) } else { stack.append(try decimal(s)) }
+                if s == "00" { push(.bool(false)) } else if s == "01" { push(.bool(true)) } else { push(try decimal(s)) }
             case 0x4C:  // LONG (text)
                 var s = try lineText("LONG")
                 if s.hasSuffix("L") { s.removeLast() }
-                stack.append(try decimal(s))
+                push(try decimal(s))
             case 0x47:  // BINFLOAT (big-endian)
                 let v = try cursor.uint(8, "BINFLOAT")
-                stack.append(.float(Double(bitPattern: v.byteSwapped)))
+                push(.float(Double(bitPattern: v.byteSwapped)))
             case 0x46:  // FLOAT (text)
                 let s = try lineText("FLOAT")
                 guard let d = Double(s.trimmingCharacters(in: .whitespaces)) else { throw bad("bad FLOAT '\(s.prefix(40))'") }
-                stack.append(.float(d))
+                push(.float(d))
             // Strings and bytes
             case 0x58:  // BINUNICODE
                 let n = try length(4, "BINUNICODE")
-                stack.append(.string(text(try cursor.bytes(n, "BINUNICODE"))))
+                push(.string(text(try cursor.bytes(n, "BINUNICODE"))))
             case 0x8C:
                 let n = try length(1, "SHORT_BINUNICODE")
-                stack.append(.string(text(try cursor.bytes(n, "SHORT_BINUNICODE"))))
+                push(.string(text(try cursor.bytes(n, "SHORT_BINUNICODE"))))
             case 0x8D:
                 let n = try length(8, "BINUNICODE8")
-                stack.append(.string(text(try cursor.bytes(n, "BINUNICODE8"))))
+                push(.string(text(try cursor.bytes(n, "BINUNICODE8"))))
             case 0x56:  // UNICODE (raw-unicode-escape line)
-                stack.append(.string(Self.rawUnicodeEscape(try cursor.line("UNICODE"))))
+                push(.string(Self.rawUnicodeEscape(try cursor.line("UNICODE"))))
             case 0x54:  // BINSTRING (python 2 str)
                 let n = Int(Int32(truncatingIfNeeded: try cursor.u32("BINSTRING")))
                 guard n >= 0, n <= cursor.remaining else { throw bad("BINSTRING length \(n) runs past the end") }
-                stack.append(.string(Self.py2String(try cursor.bytes(n, "BINSTRING"))))
+                push(.string(Self.py2String(try cursor.bytes(n, "BINSTRING"))))
             case 0x55:
                 let n = try length(1, "SHORT_BINSTRING")
-                stack.append(.string(Self.py2String(try cursor.bytes(n, "SHORT_BINSTRING"))))
+                push(.string(Self.py2String(try cursor.bytes(n, "SHORT_BINSTRING"))))
             case 0x53:  // STRING (quoted repr)
-                stack.append(.string(try quoted(try lineText("STRING"))))
+                push(.string(try quoted(try lineText("STRING"))))
             case 0x42:
                 let n = try length(4, "BINBYTES")
-                stack.append(.bytes(Array(try cursor.bytes(n, "BINBYTES"))))
+                push(.bytes(Array(try cursor.bytes(n, "BINBYTES"))))
             case 0x43:
                 let n = try length(1, "SHORT_BINBYTES")
-                stack.append(.bytes(Array(try cursor.bytes(n, "SHORT_BINBYTES"))))
+                push(.bytes(Array(try cursor.bytes(n, "SHORT_BINBYTES"))))
             case 0x8E:
                 let n = try length(8, "BINBYTES8")
-                stack.append(.bytes(Array(try cursor.bytes(n, "BINBYTES8"))))
+                push(.bytes(Array(try cursor.bytes(n, "BINBYTES8"))))
             case 0x96:
                 let n = try length(8, "BYTEARRAY8")
-                stack.append(.bytes(Array(try cursor.bytes(n, "BYTEARRAY8"))))
+                push(.bytes(Array(try cursor.bytes(n, "BYTEARRAY8"))))
             case 0x97:
                 throw CheckpointError.unsupported(path: path, reason: "out-of-band pickle buffers (NEXT_BUFFER at byte \(opStart))")
             case 0x98: break  // READONLY_BUFFER
             // Containers
-            case 0x29: stack.append(.tuple([]))
-            case 0x74: stack.append(.tuple(try popMark("TUPLE")))
-            case 0x85: stack.append(.tuple([try pop("TUPLE1")]))
+            case 0x29: push(.tuple([]))
+            case 0x74:
+                let (items, d) = try popMarkEntries("TUPLE")
+                try pushTuple(items, inner: d)
+            case 0x85:
+                let (a, d) = try popEntry("TUPLE1")
+                try pushTuple([a], inner: d)
             case 0x86:
-                let b = try pop("TUPLE2"), a = try pop("TUPLE2")
-                stack.append(.tuple([a, b]))
+                let (b, db) = try popEntry("TUPLE2"), (a, da) = try popEntry("TUPLE2")
+                try pushTuple([a, b], inner: max(da, db))
             case 0x87:
-                let c = try pop("TUPLE3"), b = try pop("TUPLE3"), a = try pop("TUPLE3")
-                stack.append(.tuple([a, b, c]))
-            case 0x5D: stack.append(.list(PyList()))
-            case 0x6C: stack.append(.list(PyList(items: try popMark("LIST"))))
-            case 0x7D: stack.append(.dict(PyDict()))
+                let (c, dc) = try popEntry("TUPLE3"), (b, db) = try popEntry("TUPLE3"), (a, da) = try popEntry("TUPLE3")
+                try pushTuple([a, b, c], inner: max(da, db, dc))
+            case 0x5D: push(.list(PyList()))
+            case 0x6C: push(.list(PyList(items: try popMark("LIST"))))
+            case 0x7D: push(.dict(PyDict()))
             case 0x64:  // DICT
                 let items = try popMark("DICT")
                 guard items.count % 2 == 0 else { throw bad("DICT with an odd number of items") }
                 let d = PyDict()
                 for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
-                stack.append(.dict(d))
-            case 0x8F: stack.append(.list(PyList(kind: "set")))
-            case 0x91: stack.append(.list(PyList(kind: "frozenset", items: try popMark("FROZENSET"))))
+                push(.dict(d))
+            case 0x8F: push(.list(PyList(kind: "set")))
+            case 0x91: push(.list(PyList(kind: "frozenset", items: try popMark("FROZENSET"))))
             case 0x61:  // APPEND
                 let v = try pop("APPEND")
                 try append([v], to: try top("APPEND"))
@@ -351,58 +375,57 @@ private struct Machine {
             // Memo
             case 0x70:  // PUT
                 guard let i = Int(try lineText("PUT")), i >= 0 else { throw bad("bad PUT index") }
-                memo[i] = try top("PUT")
-            case 0x71: memo[Int(try cursor.u8("BINPUT"))] = try top("BINPUT")
-            case 0x72: memo[try cursor.u32("LONG_BINPUT")] = try top("LONG_BINPUT")
-            case 0x94: memo[memo.count] = try top("MEMOIZE")
+                try put(i, "PUT")
+            case 0x71: try put(Int(try cursor.u8("BINPUT")), "BINPUT")
+            case 0x72: try put(try cursor.u32("LONG_BINPUT"), "LONG_BINPUT")
+            case 0x94: try put(memo.count, "MEMOIZE")
             case 0x67:
                 guard let i = Int(try lineText("GET")) else { throw bad("bad GET index") }
-                stack.append(try memoIndex(i))
-            case 0x68: stack.append(try memoIndex(Int(try cursor.u8("BINGET"))))
-            case 0x6A: stack.append(try memoIndex(try cursor.u32("LONG_BINGET")))
+                try get(i)
+            case 0x68: try get(Int(try cursor.u8("BINGET")))
+            case 0x6A: try get(try cursor.u32("LONG_BINGET"))
             // Globals and objects
             case 0x63:  // GLOBAL
                 let module = try lineText("GLOBAL module"), name = try lineText("GLOBAL name")
                 try vm.checkGlobal(module, name, offset: opStart)
-                stack.append(.global(module + "." + name))
+                push(.global(module + "." + name))
             case 0x93:  // STACK_GLOBAL
                 let n = try pop("STACK_GLOBAL"), m = try pop("STACK_GLOBAL")
                 guard let name = n.stringValue, let module = m.stringValue else { throw bad("STACK_GLOBAL on non-strings") }
                 try vm.checkGlobal(module, name, offset: opStart)
-                stack.append(.global(module + "." + name))
+                push(.global(module + "." + name))
             case 0x82, 0x83, 0x84:
                 throw CheckpointError.unsupported(path: path, reason: "pickle extension registry codes (EXT at byte \(opStart))")
             case 0x52:  // REDUCE
-                let args = try pop("REDUCE"), callable = try pop("REDUCE")
+                let (args, d) = try popEntry("REDUCE"), callable = try pop("REDUCE")
                 guard let a = args.sequence else { throw bad("REDUCE with \(args.typeName) arguments") }
-                stack.append(try call(callable, a))
+                push(try call(callable, a), depth: d)
             case 0x81:  // NEWOBJ
-                let args = try pop("NEWOBJ"), cls = try pop("NEWOBJ")
+                let (args, d) = try popEntry("NEWOBJ"), cls = try pop("NEWOBJ")
                 guard let a = args.sequence else { throw bad("NEWOBJ with \(args.typeName) arguments") }
-                stack.append(try construct(cls, a, kwargs: nil))
+                push(try construct(cls, a, kwargs: nil), depth: d)
             case 0x92:  // NEWOBJ_EX
-                let kw = try pop("NEWOBJ_EX"), args = try pop("NEWOBJ_EX"), cls = try pop("NEWOBJ_EX")
+                let kw = try pop("NEWOBJ_EX"), (args, d) = try popEntry("NEWOBJ_EX"), cls = try pop("NEWOBJ_EX")
                 guard let a = args.sequence else { throw bad("NEWOBJ_EX with \(args.typeName) arguments") }
-                stack.append(try construct(cls, a, kwargs: kw))
+                push(try construct(cls, a, kwargs: kw), depth: d)
             case 0x69:  // INST
                 let module = try lineText("INST module"), name = try lineText("INST name")
                 try vm.checkGlobal(module, name, offset: opStart)
-                let args = try popMark("INST")
-                stack.append(try call(.global(module + "." + name), args))
+                let (args, d) = try popMarkEntries("INST")
+                push(try call(.global(module + "." + name), args), depth: d + 1)
             case 0x6F:  // OBJ
-                var items = try popMark("OBJ")
-                guard !items.isEmpty else { throw bad("OBJ without a class") }
-                let cls = items.removeFirst()
-                stack.append(try call(cls, items))
+                let (all, d) = try popMarkEntries("OBJ")
+                guard let cls = all.first else { throw bad("OBJ without a class") }
+                push(try call(cls, Array(all.dropFirst())), depth: d + 1)
             case 0x62:  // BUILD
                 let state = try pop("BUILD")
                 try build(try top("BUILD"), state)
             case 0x51:  // BINPERSID
                 let pid = try pop("BINPERSID")
-                stack.append(try persistent(pid))
+                push(try persistent(pid))
             case 0x50:  // PERSID
                 let pid = PickleValue.string(try lineText("PERSID"))
-                stack.append(try persistent(pid))
+                push(try persistent(pid))
             default:
                 throw bad("unknown pickle opcode 0x\(String(op, radix: 16))")
             }
@@ -437,7 +460,12 @@ private struct Machine {
     func build(_ target: PickleValue, _ state: PickleValue) throws {
         switch target {
         case let .object(o):
-            if o.state == nil { o.state = state } else { o.state = .tuple([o.state!, state]) }
+            // A later BUILD updates the state (dict states merge), never nests it.
+            if case let .dict(old)? = o.state, case let .dict(new) = state {
+                for (k, v) in new.items { old.set(k, v) }
+            } else {
+                o.state = state
+            }
             if o.className == "numpy.ndarray" { o.ndarray = NumpyPickle.array(state) }
         case let .dict(d): d.attributes = state
         case .tensor, .storage: break  // torch: backward hooks / python attributes
@@ -459,7 +487,7 @@ private struct Machine {
     func construct(_ cls: PickleValue, _ args: [PickleValue], kwargs: PickleValue?) throws -> PickleValue {
         guard case let .global(name) = cls else { throw bad("NEWOBJ on a \(cls.typeName)") }
         if kwargs == nil, let v = try native(name, args) { return v }
-        if vm.isDataClass(name) || !vm.options.strict { return .object(PyObject(className: name, args: args, kwargs: kwargs)) }
+        if vm.isDataClass(name) { return .object(PyObject(className: name, args: args, kwargs: kwargs)) }
         throw CheckpointError.forbiddenGlobal(path: path, global: name, opcodeOffset: opStart)
     }
 
@@ -501,6 +529,18 @@ private struct Machine {
         case "torch._tensor._rebuild_from_type_v2", "torch._tensor._rebuild_from_type":
             guard a.count >= 3, let inner = a[2].sequence else { throw bad("\(name) with bad arguments") }
             return try call(a[0], inner)
+        case "torch.storage._load_from_bytes":
+            // A storage pickled on its own: the bytes are a whole (legacy) torch.save file.
+            guard case let .bytes(b)? = a.first else { throw bad("\(name) without bytes") }
+            guard vm.options.embeddedLevel < 4 else { throw bad("torch files embedded more than 4 levels deep") }
+            var inner = vm.options
+            inner.embeddedLevel += 1
+            let buffer = ByteBuffer(copying: b, path: "\(path) (embedded storage at byte \(opStart))")
+            let root = ZipArchive.looksLikeZip(buffer)
+                ? try TorchFile.loadZip(ZipArchive(buffer), options: inner)
+                : try TorchFile.loadLegacy(buffer, options: inner)
+            guard case .storage = root else { throw bad("\(name) holds a \(root.typeName), not a storage") }
+            return root
         case "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct":
             return .object(PyObject(className: "numpy.ndarray", args: []))
         case "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar":
@@ -633,7 +673,8 @@ private struct Machine {
             let t = String(l)
             s += String(repeating: "0", count: 9 - t.count) + t
         }
-        return .bigInt(negative ? "-" + s : s)
+        let text = negative ? "-" + s : s
+        return Int64(text).map { .int($0) } ?? .bigInt(text)
     }
 }
 

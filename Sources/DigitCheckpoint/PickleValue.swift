@@ -1,3 +1,5 @@
+import Foundation
+
 /// A value built by the safe pickle VM: plain data, tensors, and opaque objects standing in for
 /// Python classes (their class name, constructor arguments and state), never live Python objects.
 ///
@@ -47,17 +49,19 @@ public indirect enum PickleValue: @unchecked Sendable {
     }
 
     /// The value of a dict key as a path component (`model`, `0`, …).
-    public var keyText: String {
+    public var keyText: String { keyText(depth: 0) }
+
+    func keyText(depth: Int) -> String {
         switch self {
-        case let .string(s): s
-        case let .int(i): String(i)
-        case let .bigInt(s): s
-        case let .bool(b): b ? "True" : "False"
-        case .none: "None"
-        case let .float(f): String(f)
-        case let .bytes(b): String(decoding: b, as: UTF8.self)
-        case let .tuple(t): "(" + t.map(\.keyText).joined(separator: ", ") + ")"
-        default: "<\(typeName)>"
+        case let .string(s): return s
+        case let .int(i): return String(i)
+        case let .bigInt(s): return s
+        case let .bool(b): return b ? "True" : "False"
+        case .none: return "None"
+        case let .float(f): return String(f)
+        case let .bytes(b): return String(decoding: b, as: UTF8.self)
+        case let .tuple(t): return depth > 8 ? "(…)" : "(" + t.map { $0.keyText(depth: depth + 1) }.joined(separator: ", ") + ")"
+        default: return "<\(typeName)>"
         }
     }
 
@@ -102,6 +106,12 @@ public final class PyList: @unchecked Sendable {
         self.kind = kind
         self.items = items
     }
+
+    deinit {
+        var children: [PickleValue] = []
+        swap(&children, &items)
+        Graveyard.bury(consume children)
+    }
 }
 
 /// An insertion-ordered Python dict. Scalar keys are deduplicated as Python would.
@@ -114,6 +124,13 @@ public final class PyDict: @unchecked Sendable {
     public var attributes: PickleValue?
 
     init(kind: String = "dict") { self.kind = kind }
+
+    deinit {
+        let children = items.flatMap { [$0.key, $0.value] } + (attributes.map { [$0] } ?? [])
+        items = []
+        attributes = nil
+        Graveyard.bury(consume children)
+    }
 
     func set(_ key: PickleValue, _ value: PickleValue) {
         if let h = HashKey(key) {
@@ -150,6 +167,16 @@ public final class PyObject: @unchecked Sendable {
         self.args = args
         self.kwargs = kwargs
     }
+
+    deinit {
+        let children = args + listItems + dictItems.flatMap { [$0.key, $0.value] } + [kwargs, state].compactMap { $0 }
+        args = []
+        listItems = []
+        dictItems = []
+        kwargs = nil
+        state = nil
+        Graveyard.bury(consume children)
+    }
 }
 
 /// Dict keys that Python hashes by value.
@@ -164,7 +191,7 @@ enum HashKey: Hashable {
     case tuple([HashKey])
     case global(String)
 
-    init?(_ v: PickleValue) {
+    init?(_ v: PickleValue, depth: Int = 0) {
         switch v {
         case .none: self = .none
         case let .bool(b): self = .bool(b)
@@ -175,13 +202,46 @@ enum HashKey: Hashable {
         case let .bytes(b): self = .bytes(b)
         case let .global(g): self = .global(g)
         case let .tuple(t):
+            guard depth < 16 else { return nil }  // deeper tuples are kept as unhashable keys
             var keys: [HashKey] = []
             for e in t {
-                guard let k = HashKey(e) else { return nil }
+                guard let k = HashKey(e, depth: depth + 1) else { return nil }
                 keys.append(k)
             }
             self = .tuple(keys)
         default: return nil
+        }
+    }
+}
+
+/// Frees pickle containers iteratively. Dropping the last reference to a list that holds a list
+/// that holds a list … would otherwise recurse once per level in `deinit` and overflow the stack
+/// on a hostile file; here a `deinit` hands its children over and returns, and one loop drops
+/// them one at a time.
+enum Graveyard {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pending: [PickleValue] = []
+    nonisolated(unsafe) private static var draining = false
+
+    /// Takes the children of a container being freed. The caller must already have removed them
+    /// from the container, so that `values` holds the last references besides the graveyard's.
+    static func bury(_ values: consuming [PickleValue]) {
+        lock.lock()
+        pending.append(contentsOf: copy values)
+        let drain = !draining
+        draining = true
+        lock.unlock()
+        _ = consume values  // the graveyard now holds the only references
+        guard drain else { return }
+        while true {
+            lock.lock()
+            guard let v = pending.popLast() else {
+                draining = false
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+            _ = consume v  // may run another deinit, which only appends to `pending`
         }
     }
 }

@@ -38,14 +38,28 @@ public struct RawView: Sendable {
     public var count: Int { shape.reduce(1, *) }
 
     /// Row-major contiguous (size-1 and empty dimensions ignored, as torch does).
-    public var isContiguous: Bool {
-        if count == 0 { return true }
+    public var isContiguous: Bool { RawView.isContiguous(shape: shape, stride: stride) }
+
+    /// torch's `is_contiguous()`: strides are row-major, ignoring size-1 dimensions; empty is contiguous.
+    public static func isContiguous(shape: [Int], stride: [Int]) -> Bool {
+        if shape.contains(0) { return true }
         var expected = 1
         for i in Swift.stride(from: shape.count - 1, through: 0, by: -1) where shape[i] != 1 {
             if stride[i] != expected { return false }
             expected *= shape[i]
         }
         return true
+    }
+
+    /// Column-major (Fortran) strides: the first axis varies fastest.
+    public static func fortranStrides(_ shape: [Int]) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for i in 0..<shape.count {
+            s[i] = acc
+            acc = acc &* max(shape[i], 1)
+        }
+        return s
     }
 
     /// Checks shape/stride/offset against a storage of `numel` elements; returns nil if valid.
@@ -80,7 +94,9 @@ public struct RawView: Sendable {
         let es = dtype.size
         let n = count
         if isContiguous && !bigEndian {
-            return try body(buffer.raw(byteOffset + offset * es, n * es))
+            let start = byteOffset + offset * es
+            defer { buffer.dropPages(start, n * es) }
+            return try body(buffer.raw(start, n * es))
         }
         let out = UnsafeMutableRawPointer.allocate(byteCount: max(n * es, 1), alignment: 64)
         defer { out.deallocate() }

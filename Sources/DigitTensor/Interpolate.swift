@@ -113,11 +113,22 @@ public func cubicCoefficients(_ t: Float, a: Float = -0.75) -> (Float, Float, Fl
 /// align_corners: `scale·dst`) in Double from the float32 scale, `i = floor(src)`,
 /// `t = Float(src - i)`; taps `i-1 … i+2` clamped to the image.
 ///
+/// With `scaleFactors` (torch's `scale_factor=(sh, sw)` passed through, i.e. without
+/// `recompute_scale_factor`), the source scale is `Float(1 / s)` instead of `in/out` (align_corners
+/// false); `size` must then be `floor(in · s)` as torch computes it.
+///
 /// - Parameter x: (N, C, H, W)
-public func interpolateBicubic(_ x: Tensor, size: (Int, Int), alignCorners: Bool = false) -> Tensor {
+public func interpolateBicubic(
+    _ x: Tensor, size: (Int, Int), alignCorners: Bool = false, scaleFactors: (Double, Double)? = nil
+) -> Tensor {
     let h = x.shape[2], w = x.shape[3]
-    func taps(_ input: Int, _ output: Int) -> (idx: [Int], wt: [Float]) {
-        let scale = Double(pixelScale(input: input, output: output, alignCorners: alignCorners))
+    func taps(_ input: Int, _ output: Int, _ factor: Double?) -> (idx: [Int], wt: [Float]) {
+        let scale: Double
+        if let factor, factor > 0, !alignCorners {
+            scale = Double(Float(1 / factor))  // torch compute_scales_value: static_cast<float>(1.0 / scale)
+        } else {
+            scale = Double(pixelScale(input: input, output: output, alignCorners: alignCorners))
+        }
         var idx: [Int] = [], wt: [Float] = []
         for d in 0..<output {
             let src = alignCorners ? scale * Double(d) : scale * (Double(d) + 0.5) - 0.5
@@ -130,7 +141,7 @@ public func interpolateBicubic(_ x: Tensor, size: (Int, Int), alignCorners: Bool
         }
         return (idx, wt)
     }
-    let ty = taps(h, size.0), tx = taps(w, size.1)
+    let ty = taps(h, size.0, scaleFactors?.0), tx = taps(w, size.1, scaleFactors?.1)
     return mapPlanes(x, outH: size.0, outW: size.1) { src, dst in
         for oy in 0..<size.0 {
             let d = dst + oy * size.1

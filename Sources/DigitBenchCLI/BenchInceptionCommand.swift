@@ -1,0 +1,110 @@
+import ArgumentParser
+import DigitBench
+import Foundation
+
+extension DigitBenchCommand {
+    struct BenchInception: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "inception",
+            abstract: "FID Inception-v3 feature extraction: images/s and fraction of the sgemm bound.",
+            discussion: """
+                Runs the FID Inception (seeded weights: same arithmetic as the real ones) on random \
+                images through the chosen input protocol and reports images/s, the fraction of the \
+                sgemm-bound limit (the network's conv+fc FLOPs over the sgemm rate measured here), and \
+                pytorch-fid's time per image recorded on this machine (fixtures/inception/perf_anchor.json).
+                """)
+
+        @Option(help: "Images to time (after one warm-up image).")
+        var images = 8
+
+        @Option(help: "Side of the square input images before the protocol's resize to 299.")
+        var size = 256
+
+        @Option(help: "Input protocol: adm, torch-fidelity, pytorch-fid.")
+        var `protocol` = "torch-fidelity"
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func run() throws {
+            let inputProtocol = try InceptionProtocol(parsing: `protocol`)
+            let net = try InceptionV3(weights: .seeded())
+            let flops = net.gemmFlops()
+            let sgemm = measureSgemmGFlops()
+
+            var rng = SystemRandomNumberGenerator()
+            let pixels = (0..<(images + 1) * size * size * 3).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let batch = ImageBatch(count: images + 1, height: size, width: size, pixels: pixels)
+            _ = try net.extract(slice(batch, 0..<1), protocol: inputProtocol, features: [.pool3])  // warm-up
+            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUSeconds()
+            _ = try net.extract(slice(batch, 1..<(images + 1)), protocol: inputProtocol, features: [.pool3, .logitsUnbiased])
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            let perImage = seconds / Double(images)
+            let cpuPerImage = (processCPUSeconds() - cpuStart) / Double(images)
+            let bound = flops / (sgemm.wall * 1e9), boundCPU = flops / (sgemm.cpu * 1e9)
+            // perf_anchor.json: pytorch-fid InceptionV3([3]) + fc, batch 1, 2 threads, this machine (loaded);
+            // 0.2 s/image is the README's estimate for an idle machine.
+            let torchLoaded = 2.17, torchCPU = 1.16, torchIdle = 0.2
+            let rows: [(String, String)] = [
+                ("protocol", inputProtocol.rawValue),
+                ("images", "\(images) of \(size)x\(size) -> 299x299"),
+                ("threads", "\(Threads.count)"),
+                ("conv+fc GFLOP/image", String(format: "%.2f", flops / 1e9)),
+                ("sgemm GFLOP/s", String(format: "%.1f wall, %.1f per CPU-second (1024^3, measured now)", sgemm.wall, sgemm.cpu)),
+                ("seconds/image", String(format: "%.3f", perImage)),
+                ("images/s", String(format: "%.2f", 1 / perImage)),
+                ("process CPU s/image", String(format: "%.3f (all threads; /%d = %.3f s if the cores were ours)", cpuPerImage, Threads.count, cpuPerImage / Double(Threads.count))),
+                ("fraction of sgemm bound", String(format: "%.0f%% wall (bound %.3f s/image), %.0f%% in CPU time", 100 * bound / perImage, bound, 100 * boundCPU / cpuPerImage)),
+                ("vs pytorch-fid", String(format: "%.1fx its 2.17 s/image wall (loaded machine), %.1fx its 1.16 CPU s/image, %.2fx its ~0.2 s idle estimate", torchLoaded / perImage, torchCPU / cpuPerImage, torchIdle / perImage)),
+                ("weights", "seeded (timing only; the numbers computed are not real features)"),
+            ]
+            if json {
+                let obj: [String: Any] = [
+                    "protocol": inputProtocol.rawValue, "images": images, "size": size, "threads": Threads.count,
+                    "gflop_per_image": flops / 1e9, "sgemm_gflops": sgemm.wall, "sgemm_gflops_per_cpu_second": sgemm.cpu, "seconds_per_image": perImage,
+                    "images_per_second": 1 / perImage, "cpu_seconds_per_image": cpuPerImage, "fraction_of_sgemm_bound": bound / perImage, "fraction_of_sgemm_bound_cpu": boundCPU / cpuPerImage,
+                    "pytorch_fid_seconds_per_image_loaded": torchLoaded, "pytorch_fid_seconds_per_image_idle_estimate": torchIdle,
+                    "weights": "seeded",
+                ]
+                let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                for (k, v) in rows { print("\(k.padding(toLength: 26, withPad: " ", startingAt: 0)) \(v)") }
+            }
+        }
+
+        private func slice(_ b: ImageBatch, _ r: Range<Int>) -> ImageBatch {
+            let n = b.height * b.width * 3
+            return ImageBatch(count: r.count, height: b.height, width: b.width, pixels: Array(b.pixels[r.lowerBound * n..<r.upperBound * n]))
+        }
+    }
+}
+
+/// CPU seconds used by this process so far (all threads).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// sgemm rate of this machine now: best of 3 runs of a 1024³ product, GFLOP/s of wall time and
+/// of process CPU time (the latter is what a loaded machine cannot take away).
+func measureSgemmGFlops(n: Int = 1024) -> (wall: Double, cpu: Double) {
+    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+    var c = [Float](repeating: 0, count: n * n)
+    var best = Double.infinity, bestCPU = Double.infinity
+    for _ in 0..<3 {
+        let t0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    Gemm.sgemm(m: n, n: n, k: n, a: pa.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n, c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        bestCPU = min(bestCPU, processCPUSeconds() - c0)
+    }
+    let flops = 2 * Double(n * n * n)
+    return (flops / best / 1e9, flops / bestCPU / 1e9)
+}

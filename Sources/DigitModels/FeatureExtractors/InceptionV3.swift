@@ -1,0 +1,670 @@
+// Port of mseitzer/pytorch-fid src/pytorch_fid/inception.py @ b9c18118 (release 0.3.0:
+// `fid_inception_v3()` = torchvision 0.14 `Inception3(num_classes=1008, aux_logits=False)` with
+// FIDInceptionA/C/E_1/E_2), which is the same network, key for key, as
+// toshas/torch-fidelity torch_fidelity/feature_extractor_inceptionv3.py @ 028118e5 ('inception-v3-compat').
+// Input resizing/normalisation (the part where the two differ) lives in InceptionInput.swift.
+
+import DigitTensor
+import Foundation
+
+/// The FID Inception-v3 (the TF `inception-2015-12-05` graph as ported by pytorch-fid).
+///
+/// Parameters load by their upstream keys (`Mixed_5b.branch1x1.conv.weight`, …): 94 BasicConv2d
+/// units (conv without bias + BatchNorm eps 1e-3) and `fc` (1008 × 2048 + bias); 472 float tensors.
+/// The FID-specific blocks differ from torchvision's Inception3: the pool branch of Mixed_5b–5d,
+/// 6b–6e and 7b is `avg_pool2d(3, 1, 1, count_include_pad=False)`, and Mixed_7c's is
+/// `max_pool2d(3, 1, 1)`.
+///
+/// Images go through the network one at a time (a forward pass of one 299×299 image is ~5.7 G
+/// multiply-adds, large enough for sgemm), so features never depend on how images are batched.
+public struct InceptionV3: Sendable {
+    /// torchvision `Inception3` constructor arguments as pytorch-fid calls them.
+    public struct Configuration: Codable, Sendable, Equatable {
+        public var num_classes = 1008
+        public var aux_logits = false
+        public var transform_input = false
+        /// BatchNorm2d eps of every BasicConv2d.
+        public var bn_eps: Float = 0.001
+        /// The side the input protocols resize to.
+        public var image_size = 299
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    /// Where the parameters came from ("seeded weights" or a file path and checksum note).
+    public let weightsDescription: String
+    public let isSeeded: Bool
+
+    let Conv2d_1a_3x3: BasicConv2d
+    let Conv2d_2a_3x3: BasicConv2d
+    let Conv2d_2b_3x3: BasicConv2d
+    let Conv2d_3b_1x1: BasicConv2d
+    let Conv2d_4a_3x3: BasicConv2d
+    let Mixed_5b: InceptionA
+    let Mixed_5c: InceptionA
+    let Mixed_5d: InceptionA
+    let Mixed_6a: InceptionB
+    let Mixed_6b: InceptionC
+    let Mixed_6c: InceptionC
+    let Mixed_6d: InceptionC
+    let Mixed_6e: InceptionC
+    let Mixed_7a: InceptionD
+    let Mixed_7b: InceptionE
+    let Mixed_7c: InceptionE
+    /// fc.weight (1008, 2048) and fc.bias (1008).
+    let fcWeight: Tensor
+    let fcBias: Tensor
+
+    /// Builds the network, requesting every parameter from `weights` in upstream state-dict order,
+    /// and rejects checkpoints with keys the network does not use.
+    public init(weights: Weights, configuration: Configuration = Configuration(), description: String? = nil) throws {
+        self.configuration = configuration
+        isSeeded = weights.isSeeded
+        weightsDescription = description ?? weights.sourceName
+        let r = weights.root
+        let eps = configuration.bn_eps
+        Conv2d_1a_3x3 = try BasicConv2d(r.scope("Conv2d_1a_3x3"), 3, 32, kernel: (3, 3), stride: 2, eps: eps)
+        Conv2d_2a_3x3 = try BasicConv2d(r.scope("Conv2d_2a_3x3"), 32, 32, kernel: (3, 3), eps: eps)
+        Conv2d_2b_3x3 = try BasicConv2d(r.scope("Conv2d_2b_3x3"), 32, 64, kernel: (3, 3), padding: (1, 1), eps: eps)
+        Conv2d_3b_1x1 = try BasicConv2d(r.scope("Conv2d_3b_1x1"), 64, 80, kernel: (1, 1), eps: eps)
+        Conv2d_4a_3x3 = try BasicConv2d(r.scope("Conv2d_4a_3x3"), 80, 192, kernel: (3, 3), eps: eps)
+        Mixed_5b = try InceptionA(r.scope("Mixed_5b"), inChannels: 192, poolFeatures: 32, eps: eps)
+        Mixed_5c = try InceptionA(r.scope("Mixed_5c"), inChannels: 256, poolFeatures: 64, eps: eps)
+        Mixed_5d = try InceptionA(r.scope("Mixed_5d"), inChannels: 288, poolFeatures: 64, eps: eps)
+        Mixed_6a = try InceptionB(r.scope("Mixed_6a"), inChannels: 288, eps: eps)
+        Mixed_6b = try InceptionC(r.scope("Mixed_6b"), inChannels: 768, channels7x7: 128, eps: eps)
+        Mixed_6c = try InceptionC(r.scope("Mixed_6c"), inChannels: 768, channels7x7: 160, eps: eps)
+        Mixed_6d = try InceptionC(r.scope("Mixed_6d"), inChannels: 768, channels7x7: 160, eps: eps)
+        Mixed_6e = try InceptionC(r.scope("Mixed_6e"), inChannels: 768, channels7x7: 192, eps: eps)
+        Mixed_7a = try InceptionD(r.scope("Mixed_7a"), inChannels: 768, eps: eps)
+        Mixed_7b = try InceptionE(r.scope("Mixed_7b"), inChannels: 1280, pool: .average, eps: eps)
+        Mixed_7c = try InceptionE(r.scope("Mixed_7c"), inChannels: 2048, pool: .max, eps: eps)
+        fcWeight = try r.tensor("fc.weight", shape: [configuration.num_classes, 2048])
+        fcBias = try r.tensor("fc.bias", shape: [configuration.num_classes])
+        try weights.finish()
+    }
+
+    /// Runs the network on one normalised image `x` (1, 3, H, W) — normally 299×299, the output of
+    /// ``InceptionProtocol/networkInput(_:)`` — and returns the requested features (and full
+    /// activation maps for `taps`). Stops after the last layer anything asks for, as upstream does.
+    public func forward(_ input: Tensor, features: Set<InceptionFeature>, taps: Set<InceptionTap> = []) -> InceptionActivations {
+        precondition(input.rank == 4 && input.dim(0) == 1 && input.dim(1) == 3, "InceptionV3.forward: input \(input.shape), expected (1, 3, H, W)")
+        var out = InceptionActivations()
+        let last = (features.map(\.tap) + Array(taps)).max() ?? .maxpool1
+        /// Records `x` at `tap`; true when nothing later is needed.
+        func reached(_ tap: InceptionTap, _ x: Tensor) -> Bool {
+            if taps.contains(tap) { out.taps[tap] = x }
+            return tap >= last
+        }
+
+        var x = input                                   // (1, 3, 299, 299)
+        x = Conv2d_1a_3x3(x)                            // (1, 32, 149, 149)
+        x = Conv2d_2a_3x3(x)                            // (1, 32, 147, 147)
+        x = Conv2d_2b_3x3(x)                            // (1, 64, 147, 147)
+        x = pool3x3(x, .max, stride: 2, padding: 0)   // (1, 64, 73, 73)
+        if features.contains(.block64) { out.features[.block64] = channelMeans(x) }
+        if reached(.maxpool1, x) { return out }
+
+        x = Conv2d_3b_1x1(x)                            // (1, 80, 73, 73)
+        x = Conv2d_4a_3x3(x)                            // (1, 192, 71, 71)
+        x = pool3x3(x, .max, stride: 2, padding: 0)   // (1, 192, 35, 35)
+        if features.contains(.block192) { out.features[.block192] = channelMeans(x) }
+        if reached(.maxpool2, x) { return out }
+
+        x = Mixed_5b(x)                                 // (1, 256, 35, 35)
+        if reached(.Mixed_5b, x) { return out }
+        x = Mixed_5c(x)                                 // (1, 288, 35, 35)
+        if reached(.Mixed_5c, x) { return out }
+        x = Mixed_5d(x)                                 // (1, 288, 35, 35)
+        if reached(.Mixed_5d, x) { return out }
+        x = Mixed_6a(x)                                 // (1, 768, 17, 17)
+        if reached(.Mixed_6a, x) { return out }
+        x = Mixed_6b(x)                                 // (1, 768, 17, 17)
+        if reached(.Mixed_6b, x) { return out }
+        x = Mixed_6c(x)                                 // (1, 768, 17, 17)
+        if reached(.Mixed_6c, x) { return out }
+        x = Mixed_6d(x)                                 // (1, 768, 17, 17)
+        // sFID (ADM evaluator `mixed_6/conv:0`): Mixed_6d.branch1x1 after ReLU = channels 0..<192
+        // of the concatenation; the first 7 channels, flattened NHWC → 17·17·7 = 2023 values.
+        if features.contains(.spatial) { out.features[.spatial] = spatialFeature(x, channels: 7) }
+        if reached(.Mixed_6d, x) { return out }
+        x = Mixed_6e(x)                                 // (1, 768, 17, 17)
+        if features.contains(.block768) { out.features[.block768] = channelMeans(x) }
+        if reached(.Mixed_6e, x) { return out }
+
+        x = Mixed_7a(x)                                 // (1, 1280, 8, 8)
+        if reached(.Mixed_7a, x) { return out }
+        x = Mixed_7b(x)                                 // (1, 2048, 8, 8)
+        if reached(.Mixed_7b, x) { return out }
+        x = Mixed_7c(x)                                 // (1, 2048, 8, 8)
+        if reached(.Mixed_7c, x) { return out }
+
+        let pool3 = Tensor(shape: [1, 2048], scalars: channelMeans(x))   // adaptive_avg_pool2d → (1, 2048)
+        out.features[.pool3] = pool3.scalars
+        if features.contains(.logitsUnbiased) || features.contains(.logits) {
+            let unbiased = linear(pool3, weight: fcWeight)                  // pool3 @ fc.weightᵀ → (1, 1008)
+            out.features[.logitsUnbiased] = unbiased.scalars
+            // torch-fidelity: logits = logits_unbiased + fc.bias (pytorch-fid's fc(pool3) agrees to 1 ulp).
+            out.features[.logits] = zip(unbiased.scalars, fcBias.scalars).map { $0 + $1 }
+        }
+        _ = reached(.pool3, pool3)
+        out.features = out.features.filter { features.contains($0.key) }
+        return out
+    }
+
+    /// Every BasicConv2d in state-dict order.
+    var units: [BasicConv2d] {
+        [Conv2d_1a_3x3, Conv2d_2a_3x3, Conv2d_2b_3x3, Conv2d_3b_1x1, Conv2d_4a_3x3]
+            + Mixed_5b.units + Mixed_5c.units + Mixed_5d.units + Mixed_6a.units + Mixed_6b.units
+            + Mixed_6c.units + Mixed_6d.units + Mixed_6e.units + Mixed_7a.units + Mixed_7b.units + Mixed_7c.units
+    }
+
+    /// Total float parameters (23,885,392 for the FID Inception).
+    public var parameterCount: Int {
+        units.reduce(0) { $0 + $1.weight.count + 4 * $1.outChannels } + fcWeight.count + fcBias.count
+    }
+
+    /// Floating-point operations (2 per multiply-add) of the convolutions and fc for one
+    /// `side`×`side` input: the sgemm work a forward pass cannot avoid (pools/BN/resize excluded).
+    public func gemmFlops(side: Int = 299) -> Double {
+        // Spatial size entering each unit, following the forward pass.
+        var total = 0.0
+        func conv(_ u: BasicConv2d, _ h: Int, _ w: Int) -> (Int, Int) {
+            let (oh, ow) = u.outputSize(h, w)
+            total += 2 * Double(u.outChannels * u.inChannels * u.kernelH * u.kernelW * oh * ow)
+            return (oh, ow)
+        }
+        func pool2(_ h: Int, _ w: Int) -> (Int, Int) { ((h - 3) / 2 + 1, (w - 3) / 2 + 1) }
+        var (h, w) = conv(Conv2d_1a_3x3, side, side)
+        (h, w) = conv(Conv2d_2a_3x3, h, w)
+        (h, w) = conv(Conv2d_2b_3x3, h, w)
+        (h, w) = pool2(h, w)
+        (h, w) = conv(Conv2d_3b_1x1, h, w)
+        (h, w) = conv(Conv2d_4a_3x3, h, w)
+        (h, w) = pool2(h, w)
+        // Inside the mixed blocks every unit sees the block's input size except the stride-2 units
+        // (whose inputs are still the block's size) — so all units of a block use the block's size.
+        for block in [Mixed_5b.units, Mixed_5c.units, Mixed_5d.units, Mixed_6a.units] { for u in block { _ = conv(u, h, w) } }
+        (h, w) = pool2(h, w)
+        for block in [Mixed_6b.units, Mixed_6c.units, Mixed_6d.units, Mixed_6e.units, Mixed_7a.units] { for u in block { _ = conv(u, h, w) } }
+        (h, w) = pool2(h, w)
+        for block in [Mixed_7b.units, Mixed_7c.units] { for u in block { _ = conv(u, h, w) } }
+        return total + 2 * Double(fcWeight.count)
+    }
+}
+
+/// Features the FID Inception provides (torch-fidelity's names where it has them).
+public enum InceptionFeature: String, CaseIterable, Codable, Sendable, Hashable {
+    /// Spatial mean after the first max pool (torch-fidelity '64', pytorch-fid block 0).
+    case block64 = "64"
+    /// Spatial mean after the second max pool ('192', block 1).
+    case block192 = "192"
+    /// Spatial mean of Mixed_6e ('768', block 2).
+    case block768 = "768"
+    /// The 2048-d pool3 feature used by FID/KID/precision-recall (torch-fidelity '2048', block 3).
+    case pool3 = "pool3"
+    /// `pool3 @ fc.weightᵀ` without bias: the logits Inception Score uses (torch-fidelity default, ADM).
+    case logitsUnbiased = "logits_unbiased"
+    /// `pool3 @ fc.weightᵀ + fc.bias` (torchvision `Inception3.forward`).
+    case logits = "logits"
+    /// sFID's spatial feature: Mixed_6d.branch1x1 (TF `mixed_6/conv`) first 7 channels, NHWC, 2023 values.
+    case spatial = "sfid"
+
+    public var dimension: Int {
+        switch self {
+        case .block64: 64
+        case .block192: 192
+        case .block768: 768
+        case .pool3: 2048
+        case .logitsUnbiased, .logits: 1008
+        case .spatial: 17 * 17 * 7
+        }
+    }
+
+    /// The last layer this feature needs.
+    var tap: InceptionTap {
+        switch self {
+        case .block64: .maxpool1
+        case .block192: .maxpool2
+        case .spatial: .Mixed_6d
+        case .block768: .Mixed_6e
+        case .pool3, .logitsUnbiased, .logits: .pool3
+        }
+    }
+
+    /// Accepts the raw names and the aliases `2048` (torch-fidelity) and `pool_3` (ADM).
+    public init?(name: String) {
+        switch name {
+        case "2048", "pool_3": self = .pool3
+        case "spatial", "mixed_6/conv": self = .spatial
+        default: self.init(rawValue: name)
+        }
+    }
+}
+
+/// Full activation maps that can be captured for debugging, in network order.
+public enum InceptionTap: String, CaseIterable, Codable, Sendable, Comparable {
+    case maxpool1, maxpool2
+    case Mixed_5b, Mixed_5c, Mixed_5d, Mixed_6a, Mixed_6b, Mixed_6c, Mixed_6d, Mixed_6e, Mixed_7a, Mixed_7b, Mixed_7c
+    case pool3
+
+    private var order: Int { Self.allCases.firstIndex(of: self)! }
+    public static func < (a: Self, b: Self) -> Bool { a.order < b.order }
+}
+
+/// What one forward pass produced: per-feature rows and captured maps (1, C, H, W).
+public struct InceptionActivations: Sendable {
+    public var features: [InceptionFeature: [Float]] = [:]
+    public var taps: [InceptionTap: Tensor] = [:]
+}
+
+/// (1, C, H, W) → C spatial means (`adaptive_avg_pool2d(x, 1)`).
+private func channelMeans(_ x: Tensor) -> [Float] {
+    adaptiveAvgPool2d(x, outH: 1, outW: 1).scalars
+}
+
+/// (1, C, H, W) → the first `channels` channels in NHWC order, flattened (ADM's `spatial[..., :7]`).
+private func spatialFeature(_ x: Tensor, channels: Int) -> [Float] {
+    let plane = x.dim(2) * x.dim(3)
+    return x.withUnsafeBufferPointer { p in
+        var out = [Float](repeating: 0, count: plane * channels)
+        for pos in 0..<plane { for ch in 0..<channels { out[pos * channels + ch] = p[ch * plane + pos] } }
+        return out
+    }
+}
+
+// MARK: - BasicConv2d (conv → BatchNorm → ReLU, fused)
+
+/// torchvision's `BasicConv2d`: `Conv2d(bias=False)` → `BatchNorm2d(eps=0.001)` in eval mode → ReLU.
+///
+/// Executed as im2col + one sgemm per image, with BatchNorm applied as torch's CPU inference kernel
+/// does (`alpha = weight / sqrt(var + eps)`, `beta = bias - mean * alpha`, `y = x * alpha + beta`)
+/// fused with the ReLU into a single pass over the output.
+struct BasicConv2d: Sendable {
+    let inChannels: Int
+    let outChannels: Int
+    let kernelH: Int, kernelW: Int
+    let stride: Int
+    let padH: Int, padW: Int
+    /// conv.weight (out, in, kh, kw) row-major = (out, in·kh·kw), the sgemm A operand.
+    let weight: [Float]
+    let alpha: [Float]
+    let beta: [Float]
+
+    init(_ s: WeightScope, _ cin: Int, _ cout: Int, kernel: (Int, Int), stride: Int = 1,
+         padding: (Int, Int) = (0, 0), eps: Float) throws {
+        inChannels = cin
+        outChannels = cout
+        (kernelH, kernelW) = kernel
+        self.stride = stride
+        (padH, padW) = padding
+        weight = try s.tensor("conv.weight", shape: [cout, cin, kernel.0, kernel.1]).scalars
+        let gamma = try s.tensor("bn.weight", shape: [cout]).scalars
+        let shift = try s.tensor("bn.bias", shape: [cout]).scalars
+        let mean = try s.tensor("bn.running_mean", shape: [cout]).scalars
+        let variance = try s.tensor("bn.running_var", shape: [cout]).scalars
+        s.acknowledge("bn.num_batches_tracked")
+        let a = (0..<cout).map { gamma[$0] * (1 / (variance[$0] + eps).squareRoot()) }
+        alpha = a
+        beta = (0..<cout).map { shift[$0] - mean[$0] * a[$0] }
+    }
+
+    func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        ((h + 2 * padH - kernelH) / stride + 1, (w + 2 * padW - kernelW) / stride + 1)
+    }
+
+    /// (1, in, H, W) → (1, out, OH, OW).
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let (oh, ow) = outputSize(x.dim(2), x.dim(3))
+        return Tensor(shape: [1, outChannels, oh, ow]) { out in write(x, into: out.baseAddress!) }
+    }
+
+    /// Writes the (out, OH, OW) result for the single image `x` (1, in, H, W) at `out`.
+    func write(_ x: Tensor, into out: UnsafeMutablePointer<Float>) {
+        precondition(x.rank == 4 && x.dim(0) == 1 && x.dim(1) == inChannels, "BasicConv2d: input \(x.shape), expected (1, \(inChannels), H, W)")
+        let (h, w) = (x.dim(2), x.dim(3))
+        let (oh, ow) = outputSize(h, w)
+        let n = oh * ow, k = inChannels * kernelH * kernelW
+        x.withUnsafeBufferPointer { px in
+            weight.withUnsafeBufferPointer { pw in
+                if kernelH == 1 && kernelW == 1 && stride == 1 && padH == 0 && padW == 0 {
+                    // 1×1 convolution: the input planes are already the (in, H·W) operand.
+                    Gemm.sgemm(m: outChannels, n: n, k: k, a: pw.baseAddress!, lda: k, b: px.baseAddress!, ldb: n, c: out, ldc: n)
+                    normalizeAndRectify(out, stride: n, columns: 0..<n)
+                } else {
+                    // im2col + sgemm over blocks of output rows, so that the unfolded block stays
+                    // in cache (the stem's full unfolding is 25 MB) while sgemm's N stays ≥ 256.
+                    let rowsPerBlock = min(oh, max((256 + ow - 1) / ow, Self.columnBlockFloats / max(k * ow, 1)))
+                    let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * rowsPerBlock * ow)
+                    defer { columns.deallocate() }
+                    var oy0 = 0
+                    while oy0 < oh {
+                        let rows = min(rowsPerBlock, oh - oy0)
+                        im2col(px.baseAddress!, h: h, w: w, rows: oy0..<(oy0 + rows), ow: ow, into: columns)
+                        Gemm.sgemm(m: outChannels, n: rows * ow, k: k, a: pw.baseAddress!, lda: k, b: columns, ldb: rows * ow,
+                                   c: out + oy0 * ow, ldc: n)
+                        normalizeAndRectify(out, stride: n, columns: (oy0 * ow)..<((oy0 + rows) * ow))
+                        oy0 += rows
+                    }
+                }
+            }
+        }
+    }
+
+    /// BatchNorm (eval) + ReLU in place on `columns` of every output channel (row `c` at `out + c·stride`).
+    private func normalizeAndRectify(_ out: UnsafeMutablePointer<Float>, stride: Int, columns: Range<Int>) {
+        alpha.withUnsafeBufferPointer { pa in
+            beta.withUnsafeBufferPointer { pb in
+                let (pa, pb) = (pa.baseAddress!, pb.baseAddress!)
+                parallelFor(outChannels, grain: max(1, 16_384 / max(columns.count, 1))) { c in
+                    let row = out + c * stride
+                    let (a, b) = (pa[c], pb[c])
+                    for i in columns { row[i] = max(row[i] * a + b, 0) }
+                }
+            }
+        }
+    }
+
+    /// Floats of unfolded input per sgemm call (~1 MB: about a core's L2).
+    static let columnBlockFloats = 1 << 18
+
+    /// Unfolds output rows `rows` of (in, H, W) into the (in·kh·kw, rows·OW) matrix of conv
+    /// inputs, zero padding outside the image.
+    private func im2col(_ src: UnsafePointer<Float>, h: Int, w: Int, rows: Range<Int>, ow: Int, into dst: UnsafeMutablePointer<Float>) {
+        let n = rows.count * ow
+        let (kh, kw, s, ph, pw) = (kernelH, kernelW, stride, padH, padW)
+        parallelFor(inChannels * kh, grain: 4) { ci in
+            let (c, i) = (ci / kh, ci % kh)
+            let plane = src + c * h * w
+            for j in 0..<kw {
+                let row = dst + (ci * kw + j) * n
+                // Output columns whose input column ox·s − pw + j lies inside [0, w).
+                let oxLo = max(0, (pw - j + s - 1) / s)
+                let oxHi = min(ow, (w - 1 + pw - j) / s + 1)
+                for oy in rows {
+                    let r = row + (oy - rows.lowerBound) * ow
+                    let iy = oy * s - ph + i
+                    if iy < 0 || iy >= h || oxLo >= oxHi {
+                        r.update(repeating: 0, count: ow)
+                        continue
+                    }
+                    let line = plane + iy * w
+                    if oxLo > 0 { r.update(repeating: 0, count: oxLo) }
+                    if s == 1 {
+                        r.advanced(by: oxLo).update(from: line + (oxLo - pw + j), count: oxHi - oxLo)
+                    } else {
+                        for ox in oxLo..<oxHi { r[ox] = line[ox * s - pw + j] }
+                    }
+                    if oxHi < ow { r.advanced(by: oxHi).update(repeating: 0, count: ow - oxHi) }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Concatenation of branch outputs
+
+/// Builds a (1, C, H, W) block output by letting each branch write its channels in place, in
+/// upstream's `torch.cat(outputs, 1)` order (no intermediate copies of the conv outputs).
+private func concatenate(channels: Int, height: Int, width: Int, _ body: (inout BranchWriter) -> Void) -> Tensor {
+    Tensor(shape: [1, channels, height, width]) { out in
+        var writer = BranchWriter(base: out.baseAddress!, plane: height * width)
+        body(&writer)
+        precondition(writer.channel == channels, "Inception block wrote \(writer.channel) of \(channels) channels")
+    }
+}
+
+private struct BranchWriter {
+    let base: UnsafeMutablePointer<Float>
+    let plane: Int
+    var channel = 0
+
+    /// Appends `unit(x)`.
+    mutating func conv(_ unit: BasicConv2d, _ x: Tensor) {
+        unit.write(x, into: base + channel * plane)
+        channel += unit.outChannels
+    }
+
+    /// Appends a computed (1, C, H, W) tensor.
+    mutating func copy(_ t: Tensor) {
+        precondition(t.dim(2) * t.dim(3) == plane, "branch spatial size \(t.shape)")
+        t.withUnsafeBufferPointer { (base + channel * plane).update(from: $0.baseAddress!, count: t.count) }
+        channel += t.dim(1)
+    }
+}
+
+/// The pool branch of the FID blocks: TF-style average (border windows divide by the in-image count)
+/// or, in Mixed_7c, the FID graph's max pool.
+enum InceptionPool: Sendable {
+    case average, max
+
+    /// 3×3, stride 1, padding 1 (`avg_pool2d(count_include_pad=False)` / `max_pool2d`).
+    func callAsFunction(_ x: Tensor) -> Tensor { pool3x3(x, self, stride: 1, padding: 1) }
+}
+
+/// 3×3 pooling for Inception's shapes, separable (a 3-tap pass along rows, then along columns).
+///
+/// Same results as DigitTensor's `maxPool2d` (exactly) and `avgPool2d(countIncludePad: false)`
+/// (up to float summation order) for kernel 3, which is all Inception uses; about 4× faster than
+/// the general windowed loops, which cost a quarter of a forward pass. Tested against both.
+func pool3x3(_ x: Tensor, _ kind: InceptionPool, stride s: Int, padding p: Int) -> Tensor {
+    let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3))
+    let oh = (h + 2 * p - 3) / s + 1, ow = (w + 2 * p - 3) / s + 1
+    // Window of output index o along an axis of length `len`: [lo, hi) clipped to the input.
+    func window(_ o: Int, _ len: Int) -> (Int, Int) { (max(o * s - p, 0), min(o * s - p + 3, len)) }
+    let cols = (0..<ow).map { window($0, w) }, rows = (0..<oh).map { window($0, h) }
+    // Output columns [inLo, inHi) have their whole window inside the row; the rest are edges.
+    let inLo = min((p + s - 1) / s, ow), inHi = max(min(ow, (w - 3 + p) / s + 1), inLo)
+    let edges = Array(0..<inLo) + Array(inHi..<ow)
+    return Tensor(shape: [n, c, oh, ow]) { out in
+        let po = out.baseAddress!
+        x.withUnsafeBufferPointer { px in
+            let pin = px.baseAddress!
+            cols.withUnsafeBufferPointer { cols in
+                rows.withUnsafeBufferPointer { rows in
+                    parallelFor(n * c, grain: max(1, 4096 / max(h * w, 1))) { plane in
+                        let src = pin + plane * h * w, dst = po + plane * oh * ow
+                        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)   // (h, ow) after the row pass
+                        defer { tmp.deallocate() }
+                        // Row pass; output columns whose window lies inside the row take the 3-tap fast path.
+                        for y in 0..<h {
+                            let line = src + y * w, t = tmp + y * ow
+                            for ox in edges {
+                                let (lo, hi) = cols[ox]
+                                var v = line[lo]
+                                switch kind {
+                                case .max: for i in (lo + 1)..<hi { v = Swift.max(v, line[i]) }
+                                case .average: for i in (lo + 1)..<hi { v += line[i] }
+                                }
+                                t[ox] = v
+                            }
+                            guard inLo < inHi else { continue }
+                            switch kind {
+                            case .max:
+                                for ox in inLo..<inHi {
+                                    let b = line + (ox * s - p)
+                                    t[ox] = Swift.max(Swift.max(b[0], b[1]), b[2])
+                                }
+                            case .average:
+                                for ox in inLo..<inHi {
+                                    let b = line + (ox * s - p)
+                                    t[ox] = b[0] + b[1] + b[2]
+                                }
+                            }
+                        }
+                        for oy in 0..<oh {
+                            let (lo, hi) = rows[oy]
+                            let d = dst + oy * ow
+                            d.update(from: tmp + lo * ow, count: ow)
+                            for y in (lo + 1)..<hi {
+                                let t = tmp + y * ow
+                                switch kind {
+                                case .max: for ox in 0..<ow { d[ox] = Swift.max(d[ox], t[ox]) }
+                                case .average: for ox in 0..<ow { d[ox] += t[ox] }
+                                }
+                            }
+                            if kind == .average {
+                                let rowCount = Float(hi - lo)
+                                for ox in 0..<ow { d[ox] /= rowCount * Float(cols[ox].1 - cols[ox].0) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Blocks
+
+/// FIDInceptionA (Mixed_5b/5c/5d): [1x1, 5x5, 3x3dbl, pool] → 64 + 64 + 96 + pool_features.
+struct InceptionA: Sendable {
+    let branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3, branch_pool: BasicConv2d
+
+    init(_ s: WeightScope, inChannels c: Int, poolFeatures: Int, eps: Float) throws {
+        branch1x1 = try BasicConv2d(s.scope("branch1x1"), c, 64, kernel: (1, 1), eps: eps)
+        branch5x5_1 = try BasicConv2d(s.scope("branch5x5_1"), c, 48, kernel: (1, 1), eps: eps)
+        branch5x5_2 = try BasicConv2d(s.scope("branch5x5_2"), 48, 64, kernel: (5, 5), padding: (2, 2), eps: eps)
+        branch3x3dbl_1 = try BasicConv2d(s.scope("branch3x3dbl_1"), c, 64, kernel: (1, 1), eps: eps)
+        branch3x3dbl_2 = try BasicConv2d(s.scope("branch3x3dbl_2"), 64, 96, kernel: (3, 3), padding: (1, 1), eps: eps)
+        branch3x3dbl_3 = try BasicConv2d(s.scope("branch3x3dbl_3"), 96, 96, kernel: (3, 3), padding: (1, 1), eps: eps)
+        branch_pool = try BasicConv2d(s.scope("branch_pool"), c, poolFeatures, kernel: (1, 1), eps: eps)
+    }
+
+    var units: [BasicConv2d] { [branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3, branch_pool] }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, C, 35, 35)
+        concatenate(channels: 224 + branch_pool.outChannels, height: x.dim(2), width: x.dim(3)) { out in
+            out.conv(branch1x1, x)                                      // 64
+            out.conv(branch5x5_2, branch5x5_1(x))                       // 64
+            out.conv(branch3x3dbl_3, branch3x3dbl_2(branch3x3dbl_1(x))) // 96
+            out.conv(branch_pool, InceptionPool.average(x))            // pool_features
+        }
+    }
+}
+
+/// InceptionB (Mixed_6a, torchvision's, unpatched): [3x3 s2, 3x3dbl s2, max pool s2] → 384 + 96 + C.
+struct InceptionB: Sendable {
+    let branch3x3, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3: BasicConv2d
+
+    init(_ s: WeightScope, inChannels c: Int, eps: Float) throws {
+        branch3x3 = try BasicConv2d(s.scope("branch3x3"), c, 384, kernel: (3, 3), stride: 2, eps: eps)
+        branch3x3dbl_1 = try BasicConv2d(s.scope("branch3x3dbl_1"), c, 64, kernel: (1, 1), eps: eps)
+        branch3x3dbl_2 = try BasicConv2d(s.scope("branch3x3dbl_2"), 64, 96, kernel: (3, 3), padding: (1, 1), eps: eps)
+        branch3x3dbl_3 = try BasicConv2d(s.scope("branch3x3dbl_3"), 96, 96, kernel: (3, 3), stride: 2, eps: eps)
+    }
+
+    var units: [BasicConv2d] { [branch3x3, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3] }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 288, 35, 35)
+        let (oh, ow) = branch3x3.outputSize(x.dim(2), x.dim(3))
+        return concatenate(channels: 384 + 96 + x.dim(1), height: oh, width: ow) { out in
+            out.conv(branch3x3, x)                                      // 384
+            out.conv(branch3x3dbl_3, branch3x3dbl_2(branch3x3dbl_1(x))) // 96
+            out.copy(pool3x3(x, .max, stride: 2, padding: 0))            // C
+        }                                                               // (1, 768, 17, 17)
+    }
+}
+
+/// FIDInceptionC (Mixed_6b–6e): [1x1, 7x7, 7x7dbl, pool] → 4 × 192.
+struct InceptionC: Sendable {
+    let branch1x1: BasicConv2d
+    let branch7x7_1, branch7x7_2, branch7x7_3: BasicConv2d
+    let branch7x7dbl_1, branch7x7dbl_2, branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5: BasicConv2d
+    let branch_pool: BasicConv2d
+
+    init(_ s: WeightScope, inChannels c: Int, channels7x7 c7: Int, eps: Float) throws {
+        branch1x1 = try BasicConv2d(s.scope("branch1x1"), c, 192, kernel: (1, 1), eps: eps)
+        branch7x7_1 = try BasicConv2d(s.scope("branch7x7_1"), c, c7, kernel: (1, 1), eps: eps)
+        branch7x7_2 = try BasicConv2d(s.scope("branch7x7_2"), c7, c7, kernel: (1, 7), padding: (0, 3), eps: eps)
+        branch7x7_3 = try BasicConv2d(s.scope("branch7x7_3"), c7, 192, kernel: (7, 1), padding: (3, 0), eps: eps)
+        branch7x7dbl_1 = try BasicConv2d(s.scope("branch7x7dbl_1"), c, c7, kernel: (1, 1), eps: eps)
+        branch7x7dbl_2 = try BasicConv2d(s.scope("branch7x7dbl_2"), c7, c7, kernel: (7, 1), padding: (3, 0), eps: eps)
+        branch7x7dbl_3 = try BasicConv2d(s.scope("branch7x7dbl_3"), c7, c7, kernel: (1, 7), padding: (0, 3), eps: eps)
+        branch7x7dbl_4 = try BasicConv2d(s.scope("branch7x7dbl_4"), c7, c7, kernel: (7, 1), padding: (3, 0), eps: eps)
+        branch7x7dbl_5 = try BasicConv2d(s.scope("branch7x7dbl_5"), c7, 192, kernel: (1, 7), padding: (0, 3), eps: eps)
+        branch_pool = try BasicConv2d(s.scope("branch_pool"), c, 192, kernel: (1, 1), eps: eps)
+    }
+
+    var units: [BasicConv2d] {
+        [branch1x1, branch7x7_1, branch7x7_2, branch7x7_3, branch7x7dbl_1, branch7x7dbl_2, branch7x7dbl_3,
+         branch7x7dbl_4, branch7x7dbl_5, branch_pool]
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 768, 17, 17)
+        concatenate(channels: 4 * 192, height: x.dim(2), width: x.dim(3)) { out in
+            out.conv(branch1x1, x)                                                  // 192
+            out.conv(branch7x7_3, branch7x7_2(branch7x7_1(x)))                      // 192
+            let d = branch7x7dbl_4(branch7x7dbl_3(branch7x7dbl_2(branch7x7dbl_1(x))))
+            out.conv(branch7x7dbl_5, d)                                             // 192
+            out.conv(branch_pool, InceptionPool.average(x))                        // 192
+        }
+    }
+}
+
+/// InceptionD (Mixed_7a, torchvision's): [3x3 s2, 7x7x3 s2, max pool s2] → 320 + 192 + C.
+struct InceptionD: Sendable {
+    let branch3x3_1, branch3x3_2: BasicConv2d
+    let branch7x7x3_1, branch7x7x3_2, branch7x7x3_3, branch7x7x3_4: BasicConv2d
+
+    init(_ s: WeightScope, inChannels c: Int, eps: Float) throws {
+        branch3x3_1 = try BasicConv2d(s.scope("branch3x3_1"), c, 192, kernel: (1, 1), eps: eps)
+        branch3x3_2 = try BasicConv2d(s.scope("branch3x3_2"), 192, 320, kernel: (3, 3), stride: 2, eps: eps)
+        branch7x7x3_1 = try BasicConv2d(s.scope("branch7x7x3_1"), c, 192, kernel: (1, 1), eps: eps)
+        branch7x7x3_2 = try BasicConv2d(s.scope("branch7x7x3_2"), 192, 192, kernel: (1, 7), padding: (0, 3), eps: eps)
+        branch7x7x3_3 = try BasicConv2d(s.scope("branch7x7x3_3"), 192, 192, kernel: (7, 1), padding: (3, 0), eps: eps)
+        branch7x7x3_4 = try BasicConv2d(s.scope("branch7x7x3_4"), 192, 192, kernel: (3, 3), stride: 2, eps: eps)
+    }
+
+    var units: [BasicConv2d] { [branch3x3_1, branch3x3_2, branch7x7x3_1, branch7x7x3_2, branch7x7x3_3, branch7x7x3_4] }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 768, 17, 17)
+        let (oh, ow) = branch3x3_2.outputSize(x.dim(2), x.dim(3))
+        return concatenate(channels: 320 + 192 + x.dim(1), height: oh, width: ow) { out in
+            out.conv(branch3x3_2, branch3x3_1(x))                                            // 320
+            out.conv(branch7x7x3_4, branch7x7x3_3(branch7x7x3_2(branch7x7x3_1(x))))          // 192
+            out.copy(pool3x3(x, .max, stride: 2, padding: 0))                                  // C
+        }                                                               // (1, 1280, 8, 8)
+    }
+}
+
+/// FIDInceptionE_1 (Mixed_7b, average pool) and FIDInceptionE_2 (Mixed_7c, max pool):
+/// [1x1, 3x3_2a, 3x3_2b, 3x3dbl_3a, 3x3dbl_3b, pool] → 320 + 384·4 + 192 = 2048.
+struct InceptionE: Sendable {
+    let branch1x1: BasicConv2d
+    let branch3x3_1, branch3x3_2a, branch3x3_2b: BasicConv2d
+    let branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3a, branch3x3dbl_3b: BasicConv2d
+    let branch_pool: BasicConv2d
+    let pool: InceptionPool
+
+    init(_ s: WeightScope, inChannels c: Int, pool: InceptionPool, eps: Float) throws {
+        self.pool = pool
+        branch1x1 = try BasicConv2d(s.scope("branch1x1"), c, 320, kernel: (1, 1), eps: eps)
+        branch3x3_1 = try BasicConv2d(s.scope("branch3x3_1"), c, 384, kernel: (1, 1), eps: eps)
+        branch3x3_2a = try BasicConv2d(s.scope("branch3x3_2a"), 384, 384, kernel: (1, 3), padding: (0, 1), eps: eps)
+        branch3x3_2b = try BasicConv2d(s.scope("branch3x3_2b"), 384, 384, kernel: (3, 1), padding: (1, 0), eps: eps)
+        branch3x3dbl_1 = try BasicConv2d(s.scope("branch3x3dbl_1"), c, 448, kernel: (1, 1), eps: eps)
+        branch3x3dbl_2 = try BasicConv2d(s.scope("branch3x3dbl_2"), 448, 384, kernel: (3, 3), padding: (1, 1), eps: eps)
+        branch3x3dbl_3a = try BasicConv2d(s.scope("branch3x3dbl_3a"), 384, 384, kernel: (1, 3), padding: (0, 1), eps: eps)
+        branch3x3dbl_3b = try BasicConv2d(s.scope("branch3x3dbl_3b"), 384, 384, kernel: (3, 1), padding: (1, 0), eps: eps)
+        branch_pool = try BasicConv2d(s.scope("branch_pool"), c, 192, kernel: (1, 1), eps: eps)
+    }
+
+    var units: [BasicConv2d] {
+        [branch1x1, branch3x3_1, branch3x3_2a, branch3x3_2b, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3a,
+         branch3x3dbl_3b, branch_pool]
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 1280|2048, 8, 8)
+        concatenate(channels: 2048, height: x.dim(2), width: x.dim(3)) { out in
+            out.conv(branch1x1, x)                                      // 320
+            let b3 = branch3x3_1(x)
+            out.conv(branch3x3_2a, b3)                                  // 384
+            out.conv(branch3x3_2b, b3)                                  // 384
+            let d = branch3x3dbl_2(branch3x3dbl_1(x))
+            out.conv(branch3x3dbl_3a, d)                                // 384
+            out.conv(branch3x3dbl_3b, d)                                // 384
+            out.conv(branch_pool, pool(x))                              // 192
+        }                                                               // (1, 2048, 8, 8)
+    }
+}
