@@ -17,6 +17,9 @@ extension DigitBenchCommand {
         @Option(help: "Number of timed passes (the first also warms the page cache).")
         var repeats = 3
 
+        @Flag(help: "Keep every loaded tensor alive, as a model load does (peak memory = all tensors).")
+        var keep = false
+
         func run() throws {
             let url = URL(fileURLWithPath: file)
             let t0 = Date()
@@ -29,14 +32,17 @@ extension DigitBenchCommand {
             for pass in 1...max(repeats, 1) {
                 let start = Date()
                 var checksum: Float = 0
+                var kept: [Tensor] = []
                 for (_, t) in sd.items {
                     let x = try t.load()
                     if let f = x.scalars.first { checksum += f }
+                    if keep { kept.append(x) }
                 }
                 let s = Date().timeIntervalSince(start)
                 print(String(format: "pass %d          %.3f s  %.2f GB/s (stored bytes / time)  [checksum %g]", pass, s, Double(bytes) / max(s, 1e-9) / 1e9, checksum))
             }
-            print("peak RSS        \(Self.peakRSS()) (tensors are loaded one at a time and released)")
+            let floatBytes = sd.parameterCount * 4
+            print("peak RSS        \(Self.peakRSS()) (Float32 tensors: \(floatBytes / 1024) kB; \(keep ? "all kept, as a model load" : "each released after loading"))")
         }
 
         static func peakRSS() -> String {
@@ -45,5 +51,4 @@ extension DigitBenchCommand {
             else { return "unknown" }
             return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         }
-    }
 }
