@@ -51,4 +51,5 @@ extension DigitBenchCommand {
             else { return "unknown" }
             return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         }
+    }
 }
