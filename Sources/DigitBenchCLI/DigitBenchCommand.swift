@@ -27,6 +27,8 @@ struct DigitBenchCommand: ParsableCommand {
             ReportCommand.self,
             SuiteCommand.self,
             Prepare.self,
+            Generate.self,
+            Logits.self,
             Tokenize.self,
             Detokenize.self,
             KMeansCommand.self,

@@ -207,3 +207,32 @@ public final class OpenMAGVIT2AR: @unchecked Sendable {
         return out
     }
 }
+
+/// A released Open-MAGVIT2 AR checkpoint (`AR_256_{B,L,XL}.ckpt`): the transformer under
+/// `transformer.*` and its first-stage tokenizer (the v2 256-px LFQ, raw weights, no EMA) under
+/// `first_stage_model.*`, loaded strictly together.
+public final class OpenMAGVIT2Generator: @unchecked Sendable {
+    public let transformer: OpenMAGVIT2AR
+    public let tokenizer: LFQTokenizer
+    public let usesSeededWeights: Bool
+
+    public init(config: OpenMAGVIT2ARConfiguration, weights: Weights) throws {
+        transformer = try OpenMAGVIT2AR(config: config, weights: weights, prefix: "transformer")
+        var first = LFQTokenizerID.lfq256L.configuration
+        first.useEMA = false  // the AR checkpoints carry the tokenizer's raw weights only
+        tokenizer = try LFQTokenizer(
+            id: "openmagvit2-ar-first-stage", configuration: first, weights: weights, useEMA: false,
+            keyPrefix: "first_stage_model", finish: false)
+        try weights.finish()
+        usesSeededWeights = weights.isSeeded
+    }
+
+    /// `decode_to_img((pre, post), zshape)`: pre supplies LFQ channels 0..<b0 and post the rest,
+    /// each least-significant bit first, i.e. the full v2 index `pre + 2^b0 * post`; decoded by
+    /// the first-stage decoder to images in [-1, 1] (unclamped), (B, 3, 16h, 16w).
+    public func decodeToImage(pre: [[Int]], post: [[Int]], height: Int, width: Int) throws -> Tensor {
+        let shift = 1 << transformer.config.factorizedBits[0]
+        let indices = zip(pre.joined(), post.joined()).map { $0 + shift * $1 }
+        return try tokenizer.decode(TokenGrid(batch: pre.count, height: height, width: width, indices: indices))
+    }
+}

@@ -526,7 +526,13 @@ public final class LFQTokenizer: ImageTokenizer {
     ///     Ignored (raw) when the configuration has `use_ema: false`.
     /// Strict: every parameter must exist with its shape; `loss.*` and `model_ema.loss*` entries
     /// (present only in training checkpoints) are ignored; any other extra key is an error.
-    public init(id: String, configuration: LFQConfiguration, weights: Weights, useEMA: Bool = true) throws {
+    ///   - keyPrefix: where the tokenizer sits inside a larger checkpoint (`first_stage_model` in
+    ///     Open-MAGVIT2's AR checkpoints); the caller then checks the whole file with
+    ///     `weights.finish()` itself (`finish: false`).
+    public init(
+        id: String, configuration: LFQConfiguration, weights: Weights, useEMA: Bool = true, keyPrefix: String = "",
+        finish: Bool = true
+    ) throws {
         try configuration.validate()
         self.id = id
         self.configuration = configuration
@@ -536,7 +542,7 @@ public final class LFQTokenizer: ImageTokenizer {
                 key: Self.emaKey(for: "encoder.conv_in.weight"), expectedShape: [configuration.ddconfig.ch, configuration.ddconfig.inChannels, 3, 3],
                 source: weights.sourceName + " (no model_ema.* EMA weights in this file; load the raw weights with --no-ema)")
         }
-        let p = LFQParameters(weights: weights, prefix: "", useEMA: ema)
+        let p = LFQParameters(weights: weights, prefix: keyPrefix, useEMA: ema)
         encoder = try LFQEncoder(p.scope("encoder"), configuration.ddconfig)
         decoder = try LFQDecoder(p.scope("decoder"), configuration.ddconfig,
                                  adaptiveGroupNorm: configuration.generation.usesAdaptiveGroupNorm)
@@ -547,7 +553,7 @@ public final class LFQTokenizer: ImageTokenizer {
         if case let .stateDict(sd) = weights.origin {
             for key in sd.keys where key.hasPrefix("loss.") || key.hasPrefix("model_ema.loss") { weights.acknowledge(key) }
         }
-        try weights.finish()
+        if finish { try weights.finish() }
         quantizer = LookupFreeQuantizer(codebookDim: configuration.embedDim, bitOrder: configuration.generation.bitOrder)
         usesSeededWeights = weights.isSeeded
         loadedEMA = ema
