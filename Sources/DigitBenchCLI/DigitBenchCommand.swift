@@ -27,6 +27,7 @@ struct DigitBenchCommand: ParsableCommand {
             ReportCommand.self,
             SuiteCommand.self,
             Prepare.self,
+            LinearProbeCommand.self,
         ]
     )
 }
