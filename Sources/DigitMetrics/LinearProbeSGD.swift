@@ -115,7 +115,7 @@ public enum SGDHead {
         let notes = [
             String(format: "SGD lr %g (cosine to 0), momentum %g, weight decay %g, batch %d, %d steps (%.2f epochs of %d rows), seed %u",
                    options.learningRate, options.momentum, options.weightDecay, options.batchSize, options.steps,
-                   Double(options.steps) * Double(options.batchSize) / Double(n), n, options.seed),
+                   Double(options.steps) / Double((n + options.batchSize - 1) / options.batchSize), n, options.seed),
             standardize ? "standardised (train mean / population std)" : "raw features (as upstream)",
             "no augmentation: features are fixed (upstream re-augments images every epoch)",
         ]
