@@ -63,7 +63,9 @@ let package = Package(
         .testTarget(name: "DigitImageTests", dependencies: ["DigitImage", "_DigitTestSupport"]),
         .testTarget(name: "DigitNNTests", dependencies: ["DigitNN", "_DigitTestSupport"]),
         .testTarget(name: "DigitModelsTests", dependencies: ["DigitModels", "_DigitTestSupport"]),
-        .testTarget(name: "DigitMetricsTests", dependencies: ["DigitMetrics", "DigitCheckpoint", "DigitNN", "_DigitTestSupport"]),
+        .testTarget(
+            name: "DigitMetricsTests", dependencies: ["DigitMetrics", "DigitCheckpoint", "DigitNN", "_DigitTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "DigitReportsTests", dependencies: ["DigitReports", "_DigitTestSupport"]),
         .testTarget(name: "DigitSuitesTests", dependencies: ["DigitSuites", "_DigitTestSupport"]),
         .testTarget(

@@ -40,6 +40,7 @@ struct DigitBenchCommand: ParsableCommand {
             PR.self,
             Features.self,
             Merge.self,
+            LinearProbeCommand.self,
         ]
     )
 }

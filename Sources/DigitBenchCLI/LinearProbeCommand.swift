@@ -1,0 +1,145 @@
+import ArgumentParser
+import DigitBench
+import Foundation
+
+extension DigitBenchCommand {
+    /// `digit-bench linear-probe`: linear classifiers on frozen features, one per layer.
+    struct LinearProbeCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "linear-probe",
+            abstract: "Linear-probe accuracy (top-1/top-5 per layer and the best layer) of frozen features.",
+            discussion: """
+                Features come from .npy files (--train-features X.npy --train-labels y.npy --val-features … \
+                --val-labels …), shaped (N, D) for one layer or (N, L, D) for L layers; labels are 1-D \
+                integer class indices. Model-based extraction (--model digit-base --train DIR --val DIR) \
+                plugs in through the ProbeFeatureSource protocol and is not wired yet.
+
+                --classifier lbfgs (default): multinomial logistic regression on standardised features \
+                (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules), C chosen \
+                on a stratified 10 % held-out split of train over --c-grid, then refit on all of train; \
+                --c fixes C.
+                --classifier sgd: DiGIT's recipe (SGD lr 0.4, momentum 0.9, no weight decay, cosine \
+                schedule, batch 1024, --steps updates; upstream runs 100000). On cached features there is \
+                no augmentation: upstream re-augments images (RandomResizedCrop + flip) every epoch.
+
+                The best layer is the one with the highest val top-1 (ties: earlier layer) — the number \
+                DiGIT reports. Progress goes to stderr; the table to stdout; --output writes JSON.
+                """)
+
+        @Option(help: "Train features .npy, (N, D) or (N, L, D).") var trainFeatures: String?
+        @Option(help: "Train labels .npy, (N) integers.") var trainLabels: String?
+        @Option(help: "Val features .npy, (M, D) or (M, L, D).") var valFeatures: String?
+        @Option(help: "Val labels .npy, (M) integers.") var valLabels: String?
+
+        @Option(help: "Extract features with this model (e.g. digit-base) — not wired yet.") var model: String?
+        @Option(help: "Checkpoint for --model.") var checkpoint: String?
+        @Option(help: "Train image directory (ImageFolder) for --model.") var train: String?
+        @Option(help: "Val image directory (ImageFolder) for --model.") var val: String?
+
+        @Option(help: "Layers to probe: all, or comma-separated indices into the features' layer axis.")
+        var layers: String = "all"
+        @Option(help: "lbfgs (logistic regression, default) or sgd (upstream recipe).")
+        var classifier: String = "lbfgs"
+
+        // L-BFGS
+        @Option(name: .customLong("c"), help: "Fixed inverse regularisation C (scikit-learn semantics); default: choose on held-out split.")
+        var c: Double?
+        @Option(help: "Comma-separated C candidates for the held-out choice.") var cGrid: String = "0.001,0.01,0.1,1,10"
+        @Option(help: "Fraction of train (per class) held out to choose C.") var heldOut: Double = 0.1
+        @Option(help: "L-BFGS iterations per fit (scikit-learn max_iter).") var maxIter: Int = 100
+        @Option(help: "Gradient tolerance max|g| (scikit-learn tol).") var tol: Double = 1e-4
+        @Option(help: "float32 (sgemm, default) or float64 (dgemm) feature products.") var precision: String = "float32"
+
+        // SGD
+        @Option(help: "SGD updates (upstream max_update = 100000).") var steps: Int = 100_000
+        @Option(help: "SGD peak learning rate (cosine to 0).") var lr: Double = 0.4
+        @Option(help: "SGD batch size.") var batchSize: Int = 1024
+        @Option(help: "SGD momentum.") var momentum: Double = 0.9
+        @Flag(help: "Standardise features for the SGD head too (upstream feeds raw features).") var standardize = false
+
+        @Option(help: "Seed of the held-out split / SGD init and batch order.") var seed: UInt32 = 0
+        @Option(name: .shortAndLong, help: "Write the result as JSON to this file.") var output: String?
+
+        func featureSource() throws -> ProbeFeatureSource {
+            if let model {
+                // The lead wires DiGIT/LlamaGen/DINOv2 extraction here (a ProbeFeatureSource).
+                throw ValidationError(
+                    "--model \(model): model-based feature extraction is not wired yet; extract features to .npy "
+                        + "and pass --train-features/--train-labels/--val-features/--val-labels"
+                        + (checkpoint != nil || train != nil || val != nil ? " (--checkpoint/--train/--val need --model)" : ""))
+            }
+            guard let trainFeatures, let trainLabels, let valFeatures, let valLabels else {
+                throw ValidationError("give --train-features, --train-labels, --val-features and --val-labels (or --model)")
+            }
+            let url = { (p: String) in URL(fileURLWithPath: p) }
+            return NPYProbeFeatureSource(trainFeatures: url(trainFeatures), trainLabels: url(trainLabels),
+                                         valFeatures: url(valFeatures), valLabels: url(valLabels))
+        }
+
+        func options() throws -> LinearProbe.Options {
+            var o = LinearProbe.Options()
+            o.classifier = try ProbeClassifier.parse(classifier)
+            o.logistic.c = c
+            o.logistic.cGrid = try cGrid.split(separator: ",").map {
+                guard let v = Double($0.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("--c-grid: bad value '\($0)'") }
+                return v
+            }
+            guard heldOut > 0 && heldOut < 1 else { throw ValidationError("--held-out must be in (0, 1)") }
+            o.logistic.heldOutFraction = heldOut
+            o.logistic.seed = seed
+            o.logistic.lbfgs.maxIterations = maxIter
+            o.logistic.lbfgs.gradientTolerance = tol
+            guard let p = LogisticRegression.Precision(rawValue: precision) else { throw ValidationError("--precision must be float32 or float64") }
+            o.logistic.precision = p
+            o.sgd.steps = steps
+            o.sgd.learningRate = lr
+            o.sgd.batchSize = batchSize
+            o.sgd.momentum = momentum
+            o.sgd.seed = seed
+            o.standardizeSGD = standardize
+            return o
+        }
+
+        func run() throws {
+            let options = try options()
+            let source = try featureSource()
+            let say: (String) -> Void = { FileHandle.standardError.write(Data("linear-probe: \($0)\n".utf8)) }
+            let (trainSet, valSet) = try source.load(progress: say)
+            let selected: [Int]?
+            if layers == "all" {
+                selected = nil
+            } else {
+                selected = try layers.split(separator: ",").map {
+                    guard let l = Int($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--layers: bad index '\($0)'") }
+                    return l
+                }
+            }
+            say("train \(trainSet.count) x \(trainSet.layers) layers x \(trainSet.dimension), val \(valSet.count), \(trainSet.classCount) classes")
+            if options.classifier == .sgd {
+                say("note: no augmentation on cached features (upstream re-augments images every epoch)")
+            }
+            let start = Date()
+            let result = try LinearProbe.run(
+                train: trainSet, val: valSet, layers: selected, layerNames: source.layerNames(count: trainSet.layers),
+                options: options, progress: say)
+            print("linear probe: \(options.classifier.rawValue) on \(source.description)")
+            if options.classifier == .sgd {
+                print("note: SGD on cached features — no RandomResizedCrop/flip augmentation (upstream augments every epoch)")
+            }
+            print("layer        top-1 %   top-5 %")
+            for (i, r) in result.layers.enumerated() {
+                print(r.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + String(format: " %8.2f  %8.2f", r.top1, r.top5) + (i == result.best ? "   <- best" : ""))
+            }
+            let best = result.layers[result.best]
+            print("best: \(best.name), " + String(format: "top-1 %.2f %%, top-5 %.2f %%", best.top1, best.top5) + " (highest val top-1, as DiGIT reports)")
+            for note in best.notes { print("  \(note)") }
+            print(String(format: "time %.1f s", Date().timeIntervalSince(start)))
+            if let output {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(encoder.encode(result), to: URL(fileURLWithPath: output))
+            }
+        }
+    }
+}
