@@ -30,6 +30,7 @@ struct DigitBenchCommand: ParsableCommand {
             Generate.self,
             Logits.self,
             Tokenize.self,
+            Reconstruct.self,
             Detokenize.self,
             KMeansCommand.self,
             FeaturesDINO.self,
