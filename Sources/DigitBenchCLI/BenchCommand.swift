@@ -8,6 +8,6 @@ extension DigitBenchCommand {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure performance (numbers are meaningful only on an otherwise idle machine).",
-            subcommands: [BenchLoad.self, BenchDecode.self])
+            subcommands: [BenchLoad.self, BenchDecode.self, BenchDiGIT.self])
     }
 }
