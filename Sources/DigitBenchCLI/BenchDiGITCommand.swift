@@ -1,0 +1,120 @@
+import ArgumentParser
+import DigitBench
+import Foundation
+
+extension DigitBenchCommand {
+    /// `digit-bench bench digit-gpt`: DiGIT stage-1 / stage-2 decoding speed on seeded base weights,
+    /// next to upstream's own figures measured on this machine kind (fixtures' perf_anchor.json).
+    struct BenchDiGIT: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "digit-gpt",
+            abstract: "Tokens/s of DiGIT's stage-1 GPT (and stage-2 decoder) at batch 1 on seeded base weights.",
+            discussion: """
+                Uses seeded weights of the real base architectures (the speed does not depend on the \
+                values). Each figure is the minimum of --repeats runs. Upstream's torch CPU figures \
+                come from shared/fixtures/digit_gpt/perf_anchor.json and digit_stage2/perf_anchor.json \
+                (the fastest of their thread settings). Meaningful only on an otherwise idle machine.
+                """)
+
+        @Option(help: "Tokens decoded per run (as upstream's anchor: 32).")
+        var tokens = 32
+
+        @Option(help: "Runs per measurement; the minimum is reported.")
+        var repeats = 3
+
+        @Option(help: "Batch size (sequences decoded together).")
+        var batch = 1
+
+        @Flag(help: "Also measure the stage-2 decoder (256-token prefix prefill, then per-token decoding).")
+        var stage2 = false
+
+        @Option(help: "shared/ directory holding fixtures/*/perf_anchor.json (default: $DIGIT_BENCH_SHARED or ../shared).")
+        var shared: String?
+
+        func run() throws {
+            let sharedRoot = shared ?? ProcessInfo.processInfo.environment["DIGIT_BENCH_SHARED"] ?? "../shared"
+            print("weights         seeded (architecture of digit-base; values do not affect speed)")
+            print("threads         \(Threads.count); BLAS \(Threads.blasDescription)")
+            var t0 = Date()
+            let s1 = try DiGITStage1(Weights.seeded(), configuration: DiGITStage1.configurationDefaults)
+            print(String(format: "build stage 1   %.1f s (seeding 219M parameters)", Date().timeIntervalSince(t0)))
+
+            func best(_ body: () throws -> Void) rethrows -> Double {
+                var m = Double.infinity
+                for _ in 0..<max(1, repeats) {
+                    let t = Date()
+                    try body()
+                    m = min(m, Date().timeIntervalSince(t))
+                }
+                return m
+            }
+            let starts = [Int?](repeating: nil, count: batch)
+            let decode = try best {
+                var state = s1.makeState(batch: batch, maxLength: tokens + 1)
+                var previous = [[Int]](repeating: [2], count: batch)
+                for _ in 0...tokens {
+                    let logits = try s1.forward(previous, state: &state)
+                    previous = (0..<batch).map { b in [5 + Int(logits.scalars[b * s1.vocabularySize + 5] > 0 ? 1 : 0)] }
+                }
+            } / Double(tokens + 1)
+            let options = FairseqGenerationOptions(minLength: tokens, maxLength: tokens, method: .topK(200))
+            let sampling = try best {
+                _ = try s1.generate(classLabels: starts, options: options) { i, s in Double((i &* 7919 &+ s &* 104_729) % 1000) / 1000 }
+            } / Double(tokens + 1)
+            let full = try best { _ = try s1.forward([[Int]](repeating: [2] + (0..<256).map { 5 + $0 * 31 % 8192 }, count: batch)) }
+
+            let anchor1 = Self.anchor(URL(fileURLWithPath: sharedRoot).appendingPathComponent("fixtures/digit_gpt/perf_anchor.json"), section: "stage1")
+            print("")
+            print("stage 1 (batch \(batch))                  digit-bench         upstream torch (fastest)")
+            func row(_ name: String, _ ours: Double, _ key: String, perToken: Bool, anchor: [String: Double]) {
+                let up = anchor[key]
+                let oursText = perToken ? String(format: "%7.1f ms/token (%5.1f tok/s)", ours * 1000, Double(batch) / ours) : String(format: "%7.3f s", ours)
+                let upText = up.map { perToken ? String(format: "%7.1f ms/token  → %.2fx", $0 * 1000, $0 / (ours / Double(batch))) : String(format: "%7.3f s  → %.2fx", $0, $0 / (ours / Double(batch))) } ?? "n/a"
+                print("\(name.padding(toLength: 38, withPad: " ", startingAt: 0))\(oursText)   \(upText)")
+            }
+            row("incremental decoder", decode, "incremental_decoder_s_per_token", perToken: true, anchor: anchor1)
+            row("generator, top-k 200 sampling", sampling, "generator_topk200_sampling_s_per_token", perToken: true, anchor: anchor1)
+            row("full forward, 257 positions", full, "full_forward_257_positions_s", perToken: false, anchor: anchor1)
+
+            guard stage2 else { return }
+            t0 = Date()
+            let s2 = try DiGITStage2(Weights.seeded(), configuration: DiGITStage2.configurationDefaults)
+            print(String(format: "\nbuild stage 2   %.1f s", Date().timeIntervalSince(t0)))
+            let prefix = [[Int]](repeating: (0..<256).map { $0 * 37 % 8192 }, count: batch)
+            let prefill = try best {
+                var state = s2.makeState(batch: batch, prefixLength: 256, maxTargetLength: 1)
+                try s2.prefill(clusterIDs: prefix, state: &state)
+            }
+            var state = s2.makeState(batch: batch, prefixLength: 256, maxTargetLength: tokens + 1)
+            try s2.prefill(clusterIDs: prefix, state: &state)
+            let t = Date()
+            var previous = [[Int]](repeating: [2], count: batch)
+            for _ in 0...tokens {
+                _ = try s2.forward(targets: previous, state: &state)
+                previous = [[Int]](repeating: [105], count: batch)
+            }
+            let perToken = Date().timeIntervalSince(t) / Double(tokens + 1)
+            let anchor2 = Self.anchor(URL(fileURLWithPath: sharedRoot).appendingPathComponent("fixtures/digit_stage2/perf_anchor.json"), section: "stage2")
+            print("stage 2 (batch \(batch))")
+            row("prefix prefill, 256 tokens", prefill, "prefix_prefill_256_s", perToken: false, anchor: anchor2)
+            row("incremental decoder after the prefix", perToken, "incremental_decoder_s_per_token_after_prefix", perToken: true, anchor: anchor2)
+        }
+
+        /// The fastest `min_wall_s` of each measurement over upstream's thread settings.
+        static func anchor(_ url: URL, section: String) -> [String: Double] {
+            guard let data = try? Data(contentsOf: url),
+                  let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let s = root[section] as? [String: Any]
+            else { return [:] }
+            var out: [String: Double] = [:]
+            for case let blas as [String: Any] in s.values {
+                for case let threads as [String: Any] in blas.values {
+                    for (name, v) in threads {
+                        if let m = (v as? [String: Any])?["min_wall_s"] as? Double { out[name] = min(out[name] ?? .infinity, m) }
+                    }
+                }
+            }
+            return out
+        }
+    }
+}
