@@ -19,6 +19,19 @@ public enum Gemm {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// `y = alpha * op(A) x + beta * y` in float32 (reference: `cblas_sgemv`, row-major); A is
+    /// (m, n) with leading dimension `lda`, `op(A) = Aᵀ` when `transA`. For one-row products
+    /// (`linear` of a single token) this streams the weight once, where OpenBLAS 0.3.21's sgemm
+    /// with m = 1 packs it first and runs about 3× slower.
+    @inlinable
+    public static func sgemv(
+        transA: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+    ) {
+        Threads.configureBLAS()
+        cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
     /// `C = alpha * op(A) * op(B) + beta * C` in float64 (reference: `cblas_dgemm`, row-major).
     @inlinable
     public static func dgemm(

@@ -134,6 +134,20 @@ struct DiGITConfigurationTests {
         #expect(throws: ModelLoadError.unusedKeys(keys: ["stray"], source: "tiny.pt")) { try w3.finish() }
     }
 
+    @Test("every non-decoder entry of the real checkpoints is routed to the tokenizer / VQGAN", arguments: [
+        ("stage1_base_uncond", DiGITStage1.tokenizerKeyPrefixes), ("stage1_large_cls", DiGITStage1.tokenizerKeyPrefixes),
+        ("stage2_base", DiGITStage2.otherModelKeyPrefixes),
+    ])
+    func foreignKeys(variant: String, prefixes: [String]) throws {
+        let m = try Fixtures.json("manifests", "digit_gpt.json") as! [String: Any]
+        let keys = (((m["variants"] as! [String: Any])[variant] as! [String: Any])["keys"] as! [[Any]]).map { $0[0] as! String }
+        let others = keys.filter { !$0.hasPrefix("decoder.") }
+        #expect(!others.isEmpty && others.allSatisfy { k in prefixes.contains { k == $0 || k.hasPrefix($0 + ".") } })
+        let stage1 = try Fixtures.json("manifests", "digit_stage1_non_decoder.json") as! [String: Any]
+        let counts = stage1["prefix_counts"] as! [String: Int]
+        if variant == "stage1_base_uncond" { #expect(others.count == counts.values.reduce(0, +)) }
+    }
+
     @Test("tiny decoder: incremental and chunked forwards equal the full forward; bad ids are rejected")
     func tinyConsistency() throws {
         let w = Weights(stateDict: try Self.stateDict(Self.tiny))

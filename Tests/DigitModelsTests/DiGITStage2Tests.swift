@@ -95,7 +95,7 @@ struct DiGITStage2Tests {
     func topPSampling() throws {
         let (clusters, _) = try Self.sequences()
         let options = FairseqGenerationOptions(minLength: 4, maxLength: 4, method: .topP(0.8))
-        let hyps = try Self.model.generate(clusterIDs: [clusters, clusters], options: options) { i, s in Double((i * 31 + s * 17) % 97) / 97 }
+        let hyps = try Self.model.generate(clusterIDs: [clusters], options: options) { i, s in Double((i * 31 + s * 17) % 97) / 97 }
         for h in hyps {
             #expect(h.tokens.count == 5 && h.tokens.last == 2)
             #expect(h.tokens.dropLast().allSatisfy { $0 >= 5 && $0 < 1029 })

@@ -17,6 +17,8 @@ public final class DiGITStage1: @unchecked Sendable {
     let decoder: FairseqTransformerDecoder
     /// `linear_classifiers.classifier_{n}_blocks` (n = 0 … layers−1) of the linear-probe model.
     let linearClassifiers: [Linear]
+    /// Checkpoint entries that belong to the DiGIT tokenizer (DINOv2 + K-means), not the GPT.
+    public static let tokenizerKeyPrefixes = ["centroids", "centroid_norm", "pretrained_encoder"]
     /// Classes of the probe heads and of class-conditional start tokens (ImageNet).
     public static let classCount = 1000
 
@@ -40,7 +42,7 @@ public final class DiGITStage1: @unchecked Sendable {
         if case let .stateDict(sd) = weights.origin {
             try c.check(against: sd, embedRows: embedRows, outputRows: c.targetDictionarySize)
         }
-        if acknowledgeTokenizer { acknowledgeForeignKeys(weights, prefixes: ["centroids", "centroid_norm", "pretrained_encoder"]) }
+        if acknowledgeTokenizer { acknowledgeForeignKeys(weights, prefixes: Self.tokenizerKeyPrefixes) }
         decoder = try FairseqTransformerDecoder(
             weights.scope("decoder"), configuration: c, embedRows: embedRows, outputRows: c.targetDictionarySize)
         let probe = weights.scope("linear_classifiers")

@@ -18,6 +18,9 @@ public final class DiGITStage2: @unchecked Sendable {
     let decoder: FairseqTransformerDecoder
     let embedPositions1: Embedding
 
+    /// Checkpoint entries that belong to the tokenizer (DINOv2 + K-means) and the MAGE VQGAN.
+    public static let otherModelKeyPrefixes = DiGITStage1.tokenizerKeyPrefixes + ["vqgan"]
+
     /// The `cfg.model` / `cfg.task` defaults of `ST2VTLMConfig` and the stage-2 task.
     public static let configurationDefaults = FairseqDecoderConfiguration(
         decoderLayers: 16, decoderEmbedDim: 1024, decoderFfnEmbedDim: 4096, decoderAttentionHeads: 16,
@@ -39,7 +42,7 @@ public final class DiGITStage2: @unchecked Sendable {
         if case let .stateDict(sd) = weights.origin {
             try c.check(against: sd, embedRows: embedRows, outputRows: c.targetDictionarySize)
         }
-        if acknowledgeOthers { acknowledgeForeignKeys(weights, prefixes: ["centroids", "centroid_norm", "pretrained_encoder", "vqgan"]) }
+        if acknowledgeOthers { acknowledgeForeignKeys(weights, prefixes: Self.otherModelKeyPrefixes) }
         let w = weights.scope("decoder")
         decoder = try FairseqTransformerDecoder(w, configuration: c, embedRows: embedRows, outputRows: c.targetDictionarySize)
         embedPositions1 = try Embedding(w.scope("embed_positions_1"), count: c.positionRows, dim: c.decoderEmbedDim)

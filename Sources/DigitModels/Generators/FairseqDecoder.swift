@@ -259,22 +259,48 @@ public struct FairseqDecoderLayer: Sendable {
         // Self-attention block.
         var residual = x
         let h = normalizeBefore ? selfAttnLayerNorm(x) : x
-        var q = qProj(h)  // (B, T, C)
+        var q = project(h, qProj)  // (B, T, C)
         q *= Float(pow(Double(hd), -0.5))  // fairseq: `q *= self.scaling` after the bias
-        let k = kProj(h), v = vProj(h)  // (B, T, C)
+        let k = project(h, kProj), v = project(h, vProj)  // (B, T, C)
         func split(_ y: Tensor) -> Tensor { y.reshaped([b, t, heads, hd]).permuted([0, 2, 1, 3]) }  // (B, H, T, hd)
         cache.append(keys: split(k), values: split(v))
         let a = cache.attention(split(q), causal: true, scale: 1)  // (B, H, T, hd), softmax in float32
-        var y = outProj(a.permuted([0, 2, 1, 3]).reshaped([b, t, d]))  // (B, T, C)
+        var y = project(a.permuted([0, 2, 1, 3]).reshaped([b, t, d]), outProj)  // (B, T, C)
         y = residual.adding(y)
         if !normalizeBefore { y = selfAttnLayerNorm(y) }
         // Feed-forward block.
         residual = y
         var f = normalizeBefore ? finalLayerNorm(y) : y
-        f = fc2(gelu(fc1(f)))  // (B, T, FFN) → (B, T, C); exact erf GELU
+        f = project(gelu(project(f, fc1)), fc2)  // (B, T, FFN) → (B, T, C); exact erf GELU
         f = residual.adding(f)
         if !normalizeBefore { f = finalLayerNorm(f) }
         return f
+    }
+}
+
+/// `layer(x)` (`x Wᵀ + b` over the last dimension) for the decoder's projections. With at most
+/// two rows — incremental decoding at batch 1 or 2 — each row is one `sgemv` that streams the
+/// weight once (decoding is memory-bound); otherwise `linear` (one sgemm).
+func project(_ x: Tensor, _ layer: Linear) -> Tensor {
+    let k = layer.weight.dim(1), n = layer.weight.dim(0), rows = x.count / k
+    guard rows <= 2 else { return layer(x) }
+    precondition(x.dim(-1) == k, "project: x \(x.shape), weight \(layer.weight.shape)")
+    return Tensor(shape: Array(x.shape.dropLast()) + [n]) { out in
+        let o = out.baseAddress!
+        for r in 0..<rows {
+            if let bias = layer.bias {
+                bias.withUnsafeBufferPointer { (o + r * n).initialize(from: $0.baseAddress!, count: n) }
+            } else {
+                (o + r * n).initialize(repeating: 0, count: n)
+            }
+        }
+        x.withUnsafeBufferPointer { px in
+            layer.weight.withUnsafeBufferPointer { pw in
+                for r in 0..<rows {
+                    Gemm.sgemv(m: n, n: k, a: pw.baseAddress!, lda: k, x: px.baseAddress! + r * k, beta: 1, y: o + r * n)
+                }
+            }
+        }
     }
 }
 
@@ -367,7 +393,7 @@ public struct FairseqTransformerDecoder: Sendable {
     }
 
     /// `output_projection(x)`: (…, C) → (…, V).
-    func logits(_ x: Tensor) -> Tensor { outputProjection(x) }
+    func logits(_ x: Tensor) -> Tensor { project(x, outputProjection) }
 
     /// The last position of each sequence: (B, T, C) → (B, 1, C).
     static func lastPosition(_ x: Tensor) -> Tensor {

@@ -70,7 +70,10 @@ public enum FairseqSearch {
         var s = 0.0
         for i in 0..<n { s += Double(Foundation.exp(p[i] - m)) }
         let lse = Float(Foundation.log(s))
-        for i in 0..<n { p[i] = p[i].isNaN ? -.infinity : p[i] - m - lse }
+        for i in 0..<n {
+            let v = p[i] - m - lse
+            p[i] = v.isNaN ? -.infinity : v
+        }
         typealias D = FairseqDecoderConfiguration
         for i in [D.pad, D.unk, D.bos, D.newline] where i < n { p[i] = -.infinity }
         if step >= options.maxLength {
