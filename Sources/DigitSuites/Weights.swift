@@ -1,3 +1,4 @@
+import DigitCheckpoint
 import Foundation
 
 /// One real weight file digit-bench knows: what it is, where it is published, and how to check it.

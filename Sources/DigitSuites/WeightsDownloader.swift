@@ -1,3 +1,4 @@
+import DigitCheckpoint
 import Foundation
 
 #if canImport(FoundationNetworking)

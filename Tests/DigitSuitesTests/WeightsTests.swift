@@ -1,3 +1,4 @@
+import DigitCheckpoint
 import DigitReports
 import DigitSuites
 import Foundation
