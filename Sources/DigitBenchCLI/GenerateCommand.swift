@@ -142,19 +142,19 @@ extension DigitBenchCommand {
             try ImageCodec.writeAtomically(Data(csv.utf8), to: dir.appendingPathComponent("labels.csv"))
         }
 
-        /// Packs the shard's PNGs into an ADM-style batch, in sample-index order.
+        /// Streams the shard's PNGs into an ADM-style batch, in sample-index order (one image in
+        /// memory at a time; ZIP64 past 4 GiB).
         func packNPZ(dir: URL, range: Range<Int>) throws {
-            var pixels: [UInt8] = []
-            var labels: [Int64] = []
-            var (h, w) = (0, 0)
+            guard let first = range.first else { return }
+            let probe = try ImageCodec.decode(contentsOf: Self.samplePath(dir, first))
+            let writer = try ADMBatchWriter(url: URL(fileURLWithPath: output), count: range.count, height: probe.height, width: probe.width, labels: true)
             for i in range {
-                let img = try ImageCodec.decode(contentsOf: Self.samplePath(dir, i))
-                (h, w) = (img.height, img.width)
-                pixels += img.pixels
-                labels.append(Int64(try String(contentsOf: Self.labelPath(dir, i), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!)
+                let img = i == first ? probe : try ImageCodec.decode(contentsOf: Self.samplePath(dir, i))
+                let text = try String(contentsOf: Self.labelPath(dir, i), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard let label = Int(text) else { throw ValidationError("\(Self.labelPath(dir, i).path): not a class label: \(text)") }
+                try writer.append(img, label: label, id: Self.samplePath(dir, i).lastPathComponent)
             }
-            let arr0 = NPYArray(dtype: .uint8, shape: [range.count, h, w, 3], data: pixels)
-            try NPZ.write([("arr_0", arr0), ("arr_1", NPYArray(int64: labels, shape: [labels.count]))], to: URL(fileURLWithPath: output))
+            try writer.finish()
         }
 
         func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

@@ -16,6 +16,13 @@ extension DigitBenchCommand {
                 CenterCrop(N), DiGIT/MAGE validation), torchvision-bilinear-N, pil-<filter>:WxH \
                 (Image.resize; filters box, bilinear, hamming, bicubic, lanczos), reduce:F or reduce:FXxFY, none.
 
+                With -o FILE.npz the result is an ADM-style batch (arr_0 uint8 N x H x W x 3 in dataset \
+                order, plus arr_1 int64 labels with --imagefolder), the file `digit-bench fid`, \
+                LlamaGen's and ADM's evaluator read as a reference set: the PNGs are written to \
+                FILE.npz.parts/ first (that is what makes it resumable) and then streamed into the .npz \
+                one image at a time, so memory stays bounded and batches past 4 GiB get ZIP64 fields. \
+                Delete FILE.npz.parts/ afterwards if you don't need the PNGs.
+
                 Streaming with bounded memory (one batch decoded at a time, in parallel); resumable \
                 (outputs that exist are skipped, every file is written atomically); --shard i/N \
                 processes the i-th contiguous part. A record (prepare-record[-shard-i-of-N].json) lists \
@@ -25,7 +32,7 @@ extension DigitBenchCommand {
         @Argument(help: "An image directory (recursive), an ImageFolder tree (with --imagefolder) or a .txt file list.")
         var input: String
 
-        @Option(name: .shortAndLong, help: "Output directory of PNGs (.npz output is not available yet).")
+        @Option(name: .shortAndLong, help: "Output directory of PNGs, or FILE.npz for an ADM-style batch.")
         var output: String
 
         @Option(help: "Preprocessing recipe, e.g. adm-256, torchvision-256, pil-bicubic:299x299.")
@@ -52,12 +59,10 @@ extension DigitBenchCommand {
                 throw ValidationError("--on-error must be fail or skip")
             }
             let shard = try Shard(parsing: self.shard)
-            if output.lowercased().hasSuffix(".npz") {
-                throw ValidationError("writing ADM .npz batches needs DigitCheckpoint's zip writer, which has not landed yet; write PNGs to a directory")
-            }
+            let asNPZ = output.lowercased().hasSuffix(".npz")
             var dataset = try openDataset(input, imageFolderTree: imagefolder)
             if let limit { dataset = LimitedDataset(base: dataset, limit: min(limit, dataset.count)) }
-            let outDir = URL(fileURLWithPath: output)
+            let outDir = URL(fileURLWithPath: asNPZ ? output + ".parts" : output)
             try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
             let names = OutputNames(dataset: dataset)
             let ds = dataset
@@ -93,9 +98,32 @@ extension DigitBenchCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try ImageCodec.writeAtomically(encoder.encode(record), to: outDir.appendingPathComponent(name))
-            print("\(recipe): \(written) written, \(present) already present, \(skipped.count) skipped of \(todo.count) (shard \(shard)) -> \(output)")
+            if asNPZ {
+                let n = try packADMBatch(indices: todo.filter { loader.isDone!($0) }, dataset: ds, names: names, from: outDir)
+                print("\(output): \(n) images packed (arr_0\(imagefolder ? " + arr_1 labels" : ""))")
+            }
+            print("\(recipe): \(written) written, \(present) already present, \(skipped.count) skipped of \(todo.count) (shard \(shard)) -> \(asNPZ ? outDir.path : output)")
             for s in skipped { print("skipped \(s.id): \(s.reason)") }
         }
+    }
+}
+
+extension DigitBenchCommand.Prepare {
+    /// Streams the prepared PNGs (in dataset order) into the ADM batch at `output`.
+    func packADMBatch(indices: [Int], dataset: any ImageDataset, names: OutputNames, from dir: URL) throws -> Int {
+        guard let first = indices.first else { throw ValidationError("nothing to pack into \(output): no image was prepared") }
+        let probe = try ImageCodec.decode(contentsOf: dir.appendingPathComponent(names.name(first, in: dataset)))
+        let writer = try ADMBatchWriter(url: URL(fileURLWithPath: output), count: indices.count, height: probe.height, width: probe.width, labels: imagefolder)
+        let start = Date()
+        for (k, i) in indices.enumerated() {
+            let name = names.name(i, in: dataset)
+            let image = k == 0 ? probe : try ImageCodec.decode(contentsOf: dir.appendingPathComponent(name))
+            try writer.append(image, label: dataset.label(i), id: name)
+            if k % 256 == 255 || k == indices.count - 1 { Progress.report(done: k + 1, total: indices.count, since: start, extra: "packing \(output)") }
+        }
+        FileHandle.standardError.write("\n".data(using: .utf8)!)
+        try writer.finish()
+        return indices.count
     }
 }
 

@@ -173,7 +173,8 @@ func hex8(_ v: UInt32) -> String {
     return String(repeating: "0", count: 8 - s.count) + s
 }
 
-/// Writes zip archives (stored or deflated records) the way numpy's `savez` does.
+/// Writes zip archives (stored or deflated records) the way numpy's `savez` does, in memory.
+/// Records and archives past 4 GiB get ZIP64 fields, as Python's `zipfile` writes them.
 public struct ZipWriter {
     private var out = Data()
     private var central = Data()
@@ -185,37 +186,90 @@ public struct ZipWriter {
     public mutating func add(name: String, bytes: UnsafeRawBufferPointer) throws {
         let crc = Zlib.crc32(bytes)
         let payload: [UInt8] = compress ? Zlib.deflate(bytes) : Array(bytes)
-        guard out.count < 0xFFFF_FFFF, payload.count < 0xFFFF_FFFF, bytes.count < 0xFFFF_FFFF else {
-            throw CheckpointError.unsupported(path: name, reason: "writing zip records over 4 GiB (ZIP64) is not supported")
-        }
-        let nameBytes = Array(name.utf8)
-        let method: UInt16 = compress ? 8 : 0
-        let offset = UInt32(out.count)
-        // 2024-01-01 00:00:00 in DOS time, as the fixtures pin it: reproducible output.
-        let dosTime: UInt16 = 0
-        let dosDate: UInt16 = UInt16((2024 - 1980) << 9 | 1 << 5 | 1)
-        var local = Data()
-        local.le32(0x0403_4B50); local.le16(20); local.le16(0); local.le16(method); local.le16(dosTime); local.le16(dosDate)
-        local.le32(crc); local.le32(UInt32(payload.count)); local.le32(UInt32(bytes.count))
-        local.le16(UInt16(nameBytes.count)); local.le16(0)
-        local.append(contentsOf: nameBytes)
-        out.append(local)
+        let record = ZipRecord(name: name, method: compress ? 8 : 0, crc: crc, compressedSize: payload.count, size: bytes.count, offset: out.count)
+        out.append(record.localHeader())
         out.append(contentsOf: payload)
-        var c = Data()
-        c.le32(0x0201_4B50); c.le16(20); c.le16(20); c.le16(0); c.le16(method); c.le16(dosTime); c.le16(dosDate)
-        c.le32(crc); c.le32(UInt32(payload.count)); c.le32(UInt32(bytes.count))
-        c.le16(UInt16(nameBytes.count)); c.le16(0); c.le16(0); c.le16(0); c.le16(0); c.le32(0o600 << 16); c.le32(offset)
-        c.append(contentsOf: nameBytes)
-        central.append(c)
+        central.append(record.centralEntry())
         count += 1
     }
 
     public func finish() -> Data {
         var d = out
-        let cdOffset = UInt32(d.count)
         d.append(central)
-        d.le32(0x0605_4B50); d.le16(0); d.le16(0); d.le16(UInt16(count)); d.le16(UInt16(count))
-        d.le32(UInt32(central.count)); d.le32(cdOffset); d.le16(0)
+        d.append(ZipRecord.end(count: count, centralOffset: out.count, centralSize: central.count))
+        return d
+    }
+}
+
+/// The header fields of one zip record, and the records that close an archive; ZIP64 extra
+/// fields are written where a size or offset does not fit in 32 bits (or always, with `zip64Limit`
+/// lowered, which the tests use to exercise the ZIP64 layout on small files).
+struct ZipRecord {
+    var name: String
+    var method: UInt16
+    var crc: UInt32
+    var compressedSize: Int
+    var size: Int
+    var offset: Int
+    var zip64Limit = 0xFFFF_FFFF
+
+    init(name: String, method: UInt16, crc: UInt32, compressedSize: Int, size: Int, offset: Int, zip64Limit: Int = 0xFFFF_FFFF) {
+        (self.name, self.method, self.crc, self.compressedSize, self.size, self.offset, self.zip64Limit) = (name, method, crc, compressedSize, size, offset, zip64Limit)
+    }
+
+    // 2024-01-01 00:00:00 in DOS time, as the fixtures pin it: reproducible output.
+    static let dosTime: UInt16 = 0
+    static let dosDate = UInt16((2024 - 1980) << 9 | 1 << 5 | 1)
+
+    var sizesNeedZip64: Bool { size >= zip64Limit || compressedSize >= zip64Limit }
+
+    /// The local header; its length does not depend on `crc`, so a streaming writer can write it
+    /// first and patch the CRC (at byte 14) once the data is written.
+    func localHeader() -> Data {
+        let nameBytes = Array(name.utf8)
+        let z = sizesNeedZip64
+        var h = Data()
+        h.le32(0x0403_4B50); h.le16(z ? 45 : 20); h.le16(0); h.le16(method); h.le16(Self.dosTime); h.le16(Self.dosDate)
+        h.le32(crc)
+        h.le32(z ? 0xFFFF_FFFF : UInt32(compressedSize)); h.le32(z ? 0xFFFF_FFFF : UInt32(size))
+        h.le16(UInt16(nameBytes.count)); h.le16(z ? 20 : 0)
+        h.append(contentsOf: nameBytes)
+        if z { h.le16(1); h.le16(16); h.le64(UInt64(size)); h.le64(UInt64(compressedSize)) }
+        return h
+    }
+
+    func centralEntry() -> Data {
+        let nameBytes = Array(name.utf8)
+        var extra = Data()
+        if size >= zip64Limit { extra.le64(UInt64(size)) }
+        if compressedSize >= zip64Limit { extra.le64(UInt64(compressedSize)) }
+        if offset >= zip64Limit { extra.le64(UInt64(offset)) }
+        let z = !extra.isEmpty
+        var c = Data()
+        c.le32(0x0201_4B50); c.le16(z ? 45 : 20); c.le16(z ? 45 : 20); c.le16(0); c.le16(method); c.le16(Self.dosTime); c.le16(Self.dosDate)
+        c.le32(crc)
+        c.le32(compressedSize >= zip64Limit ? 0xFFFF_FFFF : UInt32(compressedSize))
+        c.le32(size >= zip64Limit ? 0xFFFF_FFFF : UInt32(size))
+        c.le16(UInt16(nameBytes.count)); c.le16(z ? UInt16(4 + extra.count) : 0); c.le16(0); c.le16(0); c.le16(0); c.le32(0o600 << 16)
+        c.le32(offset >= zip64Limit ? 0xFFFF_FFFF : UInt32(offset))
+        c.append(contentsOf: nameBytes)
+        if z { c.le16(1); c.le16(UInt16(extra.count)); c.append(extra) }
+        return c
+    }
+
+    /// End of central directory, preceded by the ZIP64 end record and locator when a field overflows.
+    static func end(count: Int, centralOffset: Int, centralSize: Int, zip64Limit: Int = 0xFFFF_FFFF) -> Data {
+        var d = Data()
+        let z = count >= 0xFFFF || centralOffset >= zip64Limit || centralSize >= zip64Limit
+        if z {
+            let recordAt = centralOffset + centralSize
+            d.le32(0x0606_4B50); d.le64(44); d.le16(45); d.le16(45); d.le32(0); d.le32(0)
+            d.le64(UInt64(count)); d.le64(UInt64(count)); d.le64(UInt64(centralSize)); d.le64(UInt64(centralOffset))
+            d.le32(0x0706_4B50); d.le32(0); d.le64(UInt64(recordAt)); d.le32(1)
+        }
+        d.le32(0x0605_4B50); d.le16(0); d.le16(0)
+        d.le16(z ? 0xFFFF : UInt16(count)); d.le16(z ? 0xFFFF : UInt16(count))
+        d.le32(z ? 0xFFFF_FFFF : UInt32(centralSize)); d.le32(z ? 0xFFFF_FFFF : UInt32(centralOffset)); d.le16(0)
         return d
     }
 }

@@ -38,3 +38,42 @@ public struct NPZImageDataset: ImageDataset {
         return RGBImage(width: w, height: h, pixels: pixels)
     }
 }
+
+/// Writes an ADM-style batch (`arr_0` uint8 (N, H, W, 3), then `arr_1` int64 labels when given)
+/// image by image through ``NPZStreamWriter``: memory stays at one image however large the batch,
+/// batches past 4 GiB get ZIP64 fields, and the file appears under its name only when complete.
+public final class ADMBatchWriter {
+    public let url: URL
+    public let count: Int, height: Int, width: Int
+    private let writer: NPZStreamWriter
+    private var labels: [Int64] = []
+    private var written = 0
+    private let withLabels: Bool
+
+    public init(url: URL, count: Int, height: Int, width: Int, labels: Bool) throws {
+        (self.url, self.count, self.height, self.width, self.withLabels) = (url, count, height, width, labels)
+        writer = try NPZStreamWriter(url: url)
+        try writer.beginArray(name: "arr_0", dtype: .uint8, shape: [count, height, width, 3])
+    }
+
+    /// Appends the next image (all images share one size) and its label.
+    public func append(_ image: RGBImage, label: Int? = nil, id: String) throws {
+        guard image.width == width, image.height == height else {
+            throw ImageError.dataset(path: url.path, reason: "\(id) is \(image.width)x\(image.height), but the batch holds \(width)x\(height) images (use a recipe that fixes the size, e.g. adm-256)")
+        }
+        guard written < count else { throw ImageError.dataset(path: url.path, reason: "more than the \(count) declared images") }
+        if withLabels {
+            guard let label else { throw ImageError.dataset(path: url.path, reason: "\(id) has no class label") }
+            labels.append(Int64(label))
+        }
+        try image.pixels.withUnsafeBytes { try writer.append($0) }
+        written += 1
+    }
+
+    /// Closes `arr_0`, writes `arr_1` and moves the file into place.
+    public func finish() throws {
+        try writer.endArray()
+        if withLabels { try writer.add(name: "arr_1", array: NPYArray(int64: labels, shape: [labels.count])) }
+        try writer.finish()
+    }
+}
