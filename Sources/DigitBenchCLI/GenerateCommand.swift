@@ -17,7 +17,9 @@ extension DigitBenchCommand {
                 (finished samples are skipped).
 
                 Defaults are the published settings: LlamaGen cfg 2.0 (B, L), 1.75 (XL, XXL), 1.65 (3B), \
-                top-k 0, top-p 1, temperature 1; Open-MAGVIT2 cfg 1.9/2.0 (B), 1.9/1.9 (L), 1.75/1.85 (XL) \
+                top-k 0, top-p 1, temperature 1, generated at 256 px (B, L; --image-size 384 for the 384-px \
+                checkpoints) or 384 px (XL, XXL, 3B) and resized bicubically to --image-size-eval 256 as \
+                sample_c2i_ddp.py does; Open-MAGVIT2 cfg 1.9/2.0 (B), 1.9/1.9 (L), 1.75/1.85 (XL) \
                 for its two sub-tokens, temperatures 1.0/1.0 (B) or 1.1/1.0 (L, XL).
 
                 Without the real checkpoint the command names the file, where it comes from and where to \
@@ -30,6 +32,15 @@ extension DigitBenchCommand {
 
         @Option(help: "The generator checkpoint (default: the released file under $DIGIT_BENCH_HOME/weights).")
         var checkpoint: String?
+
+        @Option(name: .customLong("vq-checkpoint"), help: "LlamaGen: the VQ-16 tokenizer checkpoint (default: vq_ds16_c2i.pt under $DIGIT_BENCH_HOME/weights).")
+        var vqCheckpoint: String?
+
+        @Option(name: .customLong("image-size"), help: "LlamaGen: generated size, 256 (16x16 tokens; B, L) or 384 (24x24; default for XL, XXL, 3B), as upstream --image-size.")
+        var imageSize: Int?
+
+        @Option(name: .customLong("image-size-eval"), help: "LlamaGen: size of the written images; 384-px samples are resized bicubically to it, as upstream --image-size-eval.")
+        var imageSizeEval: Int = 256
 
         @Option(help: "real: released checkpoints; seeded: deterministic stand-in weights (tests, dry runs).")
         var weights: String = "real"
@@ -85,7 +96,8 @@ extension DigitBenchCommand {
 
             let range = shard.range(of: num)
             let todo = range.filter { !FileManager.default.fileExists(atPath: Self.samplePath(dir, $0).path) }
-            let generator = try GeneratorLoader.load(id, weights: weights, checkpoint: checkpoint)
+            let generator = try GeneratorLoader.load(
+                id, weights: weights, checkpoint: checkpoint, vqCheckpoint: vqCheckpoint, imageSize: imageSize, evalSize: imageSizeEval)
             let note = generator.usesSeededWeights ? " on SEEDED weights (not real model outputs)" : ""
             log("generate: \(id.rawValue)\(note), samples \(range.lowerBound)..<\(range.upperBound) (shard \(shard)), \(range.count - todo.count) already done, seed \(seed)")
             let start = Date()
@@ -163,8 +175,18 @@ extension DigitBenchCommand {
 
 /// Builds generators from seeded weights or a checkpoint, strictly.
 enum GeneratorLoader {
-    /// Seeded weights, the `--checkpoint` file, or the registry's file (a missing file is an error
-    /// naming it, its source and where to put it).
+    /// A registered file, or the error naming it, its source, checksum and where to put it.
+    static func registered(_ fileID: String) throws -> URL {
+        let file = try WeightsRegistry.lookup(fileID)
+        let home = WeightsHome()
+        guard (try? WeightsRegistry.status(of: file, home: home, hash: false))?.isUsable == true else {
+            throw WeightsError.missing(id: file.id, message: WeightsRegistry.missingMessage(for: file, home: home))
+        }
+        return home.path(for: file)
+    }
+
+    /// Open-MAGVIT2: seeded weights, the `--checkpoint` file, or the registry's (Lightning
+    /// `state_dict` holding `transformer.*` and `first_stage_model.*`).
     static func weights(_ id: GeneratorID, weights: String, checkpoint: String?) throws -> Weights {
         if weights == "seeded" { return .seeded() }
         let url: URL
@@ -177,17 +199,43 @@ enum GeneratorLoader {
             let file = try WeightsRegistry.files(usedBy: id.rawValue).first.unwrap(or: "no weights registered for \(id.rawValue)")
             url = WeightsHome().path(for: file)
         }
-        // LlamaGen: {'model': state_dict} (DDP) or a raw state dict (FSDP); Open-MAGVIT2: Lightning.
-        let (sd, _) = try Checkpoint.load(url, select: id.isLlamaGen ? nil : "state_dict")
-        if id.isLlamaGen, sd.keys.contains(where: { $0.hasPrefix("model.") }) {
-            return Weights(stateDict: sd.selecting(prefix: "model."))
-        }
+        return Weights(stateDict: try Checkpoint.load(url, select: "state_dict").0)
+    }
+
+    /// LlamaGen: the GPT (`{'model': state_dict}` from DDP training or a raw FSDP state dict, as
+    /// `sample_c2i_ddp.py` accepts; a stray `freqs_cis` buffer, which upstream's non-strict load
+    /// skips, is dropped) and the VQ-16 tokenizer (`{'model': state_dict}`).
+    static func llamaGenWeights(_ id: GeneratorID, imageSize: Int, weights: String, checkpoint: String?, vqCheckpoint: String?) throws -> (gpt: Weights, vq: Weights) {
+        if weights == "seeded" { return (.seeded(), .seeded()) }
+        return (try llamaGenGPTWeights(id, imageSize: imageSize, weights: weights, checkpoint: checkpoint),
+                Weights(stateDict: try ddpStateDict(vqCheckpoint.map { URL(fileURLWithPath: $0) } ?? registered("llamagen-vq16"))))
+    }
+
+    static func llamaGenGPTWeights(_ id: GeneratorID, imageSize: Int, weights: String, checkpoint: String?) throws -> Weights {
+        if weights == "seeded" { return .seeded() }
+        var sd = try ddpStateDict(checkpoint.map { URL(fileURLWithPath: $0) } ?? registered("llamagen-gpt-\(id.size.lowercased())-\(imageSize)"))
+        sd["freqs_cis"] = nil
         return Weights(stateDict: sd)
     }
 
-    static func load(_ id: GeneratorID, weights: String, checkpoint: String?) throws -> any ImageGenerator {
+    /// `checkpoint['model']` when the file holds `{'model': …}`, else the file's state dict.
+    private static func ddpStateDict(_ url: URL) throws -> StateDict {
+        let (sd, _) = try Checkpoint.load(url)
+        return sd.keys.contains(where: { $0.hasPrefix("model.") }) ? sd.selecting(prefix: "model.") : sd
+    }
+
+    static func load(_ id: GeneratorID, weights: String, checkpoint: String?, vqCheckpoint: String? = nil,
+                     imageSize: Int? = nil, evalSize: Int = 256) throws -> any ImageGenerator {
         if id.isLlamaGen {
-            throw ValidationError("\(id.rawValue): the LlamaGen VQ decoder is not wired into `generate` yet; use `digit-bench logits` for the transformer alone")
+            let size = imageSize ?? LlamaGenGenerator.imageSizes(id).first!
+            guard LlamaGenGenerator.imageSizes(id).contains(size) else {
+                throw ValidationError("\(id.rawValue) is released at \(LlamaGenGenerator.imageSizes(id).map(String.init).joined(separator: " or ")) px, not \(size)")
+            }
+            let (g, v) = try llamaGenWeights(id, imageSize: size, weights: weights, checkpoint: checkpoint, vqCheckpoint: vqCheckpoint)
+            return try LlamaGenGenerator(id: id, imageSize: size, evalSize: evalSize, gptWeights: g, vqWeights: v)
+        }
+        guard imageSize == nil || imageSize == 256, vqCheckpoint == nil else {
+            throw ValidationError("\(id.rawValue) generates 256-px images from one checkpoint; --image-size and --vq-checkpoint are for LlamaGen models")
         }
         let w = try self.weights(id, weights: weights, checkpoint: checkpoint)
         return try OpenMAGVIT2Generator(config: .preset(id.size)!, weights: w)

@@ -42,7 +42,9 @@ extension DigitBenchCommand {
         func run() throws {
             let id = GeneratorID(rawValue: model)!
             let tokens = try NPY.read(contentsOf: URL(fileURLWithPath: prefix)).int64s().map(Int.init)
-            let w = try GeneratorLoader.weights(id, weights: weights, checkpoint: checkpoint)
+            let w = id.isLlamaGen
+                ? try GeneratorLoader.llamaGenGPTWeights(id, imageSize: LlamaGenGenerator.imageSizes(id)[0], weights: weights, checkpoint: checkpoint)
+                : try GeneratorLoader.weights(id, weights: weights, checkpoint: checkpoint)
             if id.isLlamaGen {
                 let gpt = try LlamaGenGPT(config: .preset(id.size)!, weights: w)
                 guard tokens.allSatisfy({ (0..<gpt.config.vocabSize).contains($0) }) else {
