@@ -36,6 +36,9 @@ extension DigitBenchCommand {
         @Option(name: .customLong("vq-checkpoint"), help: "LlamaGen: the VQ-16 tokenizer checkpoint (default: vq_ds16_c2i.pt under $DIGIT_BENCH_HOME/weights).")
         var vqCheckpoint: String?
 
+        @Option(name: .customLong("stage2-checkpoint"), help: "DiGIT: the stage-2 checkpoint (default: digit_{base,large}_*_stage2.pt under $DIGIT_BENCH_HOME/weights); --checkpoint is stage 1.")
+        var stage2Checkpoint: String?
+
         @Option(name: .customLong("image-size"), help: "LlamaGen: generated size, 256 (16x16 tokens; B, L) or 384 (24x24; default for XL, XXL, 3B), as upstream --image-size.")
         var imageSize: Int?
 
@@ -97,14 +100,16 @@ extension DigitBenchCommand {
             let range = shard.range(of: num)
             let todo = range.filter { !FileManager.default.fileExists(atPath: Self.samplePath(dir, $0).path) }
             let generator = try GeneratorLoader.load(
-                id, weights: weights, checkpoint: checkpoint, vqCheckpoint: vqCheckpoint, imageSize: imageSize, evalSize: imageSizeEval)
+                id, weights: weights, checkpoint: checkpoint, vqCheckpoint: vqCheckpoint, stage2Checkpoint: stage2Checkpoint,
+                imageSize: imageSize, evalSize: imageSizeEval)
+            if !id.isClassConditional { log("generate: \(id.rawValue) is unconditional: labels are written as -1") }
             let note = generator.usesSeededWeights ? " on SEEDED weights (not real model outputs)" : ""
             log("generate: \(id.rawValue)\(note), samples \(range.lowerBound)..<\(range.upperBound) (shard \(shard)), \(range.count - todo.count) already done, seed \(seed)")
             let start = Date()
             var done = 0
             for chunk in stride(from: 0, to: todo.count, by: batch) {
                 let idx = Array(todo[chunk..<min(chunk + batch, todo.count)])
-                let labels = idx.map { schedule.classFor(sample: $0, seed: seed, numClasses: generator.numClasses) }
+                let labels = idx.map { id.isClassConditional ? schedule.classFor(sample: $0, seed: seed, numClasses: generator.numClasses) : -1 }
                 let images = try generator.generate(
                     classes: labels, rngs: idx.map { SampleRNG(seed: seed, sample: $0) }, sampling: sampling)
                 for (r, i) in idx.enumerated() {
@@ -138,6 +143,12 @@ extension DigitBenchCommand {
             }
             if let c = try values(cfg, "cfg") { for i in s.indices { s[i].cfgScale = c[min(i, c.count - 1)] } }
             if let t = try values(temperature, "temperature") { for i in s.indices { s[i].temperature = t[min(i, t.count - 1)] } }
+            if id.isDiGIT {
+                // DiGIT: top-k is stage 1's search, top-p stage 2's.
+                if let topK { s[0].topK = topK; s[0].topP = 1 }
+                if let topP { s[1].topP = topP; s[1].topK = 0 }
+                return s
+            }
             for i in s.indices {
                 if let topK { s[i].topK = topK }
                 if let topP { s[i].topP = topP }
@@ -224,8 +235,31 @@ enum GeneratorLoader {
         return sd.keys.contains(where: { $0.hasPrefix("model.") }) ? sd.selecting(prefix: "model.") : sd
     }
 
-    static func load(_ id: GeneratorID, weights: String, checkpoint: String?, vqCheckpoint: String? = nil,
+    /// DiGIT: stage 1 (`--checkpoint` or the registry's `digit-<size>[-cls]-stage1`), stage 2
+    /// (`--stage2-checkpoint` or `digit-<size>-stage2`), and the MAGE VQGAN saved inside the stage-2
+    /// checkpoint as `vqgan.*` (else the registry's `vqgan_jax_strongaug.ckpt`).
+    static func digit(_ id: GeneratorID, weights: String, checkpoint: String?, stage2Checkpoint: String?) throws -> DiGITGenerator {
+        if weights == "seeded" { return try DiGITGenerator.seeded(id: id) }
+        let s1 = try checkpoint.map { URL(fileURLWithPath: $0) } ?? registered("digit-\(id.size)\(id.isClassConditional ? "-cls" : "")-stage1")
+        let s2 = try stage2Checkpoint.map { URL(fileURLWithPath: $0) } ?? registered("digit-\(id.size)-stage2")
+        let stage1 = try DiGITStage1.load(contentsOf: s1)
+        let stage2 = try DiGITStage2.load(contentsOf: s2)
+        let inStage2 = try Checkpoint.open(s2).stateDict(select: "model").selecting(prefix: "vqgan.")
+        let vqgan = inStage2.count > 0
+            ? try MAGEVQGAN(stateDict: inStage2)
+            : try MAGEVQGAN(stateDict: Checkpoint.load(registered(MAGEVQGAN.id)).stateDict)
+        return try DiGITGenerator(id: id, stage1: stage1, stage2: stage2, vqgan: vqgan, usesSeededWeights: false)
+    }
+
+    static func load(_ id: GeneratorID, weights: String, checkpoint: String?, vqCheckpoint: String? = nil, stage2Checkpoint: String? = nil,
                      imageSize: Int? = nil, evalSize: Int = 256) throws -> any ImageGenerator {
+        if id.isDiGIT {
+            guard imageSize == nil || imageSize == 256, vqCheckpoint == nil else {
+                throw ValidationError("\(id.rawValue) generates 256-px images; --image-size and --vq-checkpoint are for LlamaGen models")
+            }
+            return try digit(id, weights: weights, checkpoint: checkpoint, stage2Checkpoint: stage2Checkpoint)
+        }
+        if stage2Checkpoint != nil { throw ValidationError("--stage2-checkpoint is for DiGIT models") }
         if id.isLlamaGen {
             let size = imageSize ?? LlamaGenGenerator.imageSizes(id).first!
             guard LlamaGenGenerator.imageSizes(id).contains(size) else {

@@ -41,6 +41,9 @@ extension DigitBenchCommand {
 
         func run() throws {
             let id = GeneratorID(rawValue: model)!
+            guard !id.isDiGIT else {
+                throw ValidationError("\(id.rawValue): DiGIT's fairseq models are checked with their own fixtures; `logits` covers LlamaGen and Open-MAGVIT2")
+            }
             let tokens = try NPY.read(contentsOf: URL(fileURLWithPath: prefix)).int64s().map(Int.init)
             let w = id.isLlamaGen
                 ? try GeneratorLoader.llamaGenGPTWeights(id, imageSize: LlamaGenGenerator.imageSizes(id)[0], weights: weights, checkpoint: checkpoint)

@@ -3,8 +3,8 @@ import DigitNN
 import DigitTensor
 import Foundation
 
-/// The class-conditional generators digit-bench samples from. Raw values are the public ids
-/// (CLI value, suite field, baseline row id).
+/// The generators digit-bench samples from (class-conditional, and DiGIT's unconditional ones).
+/// Raw values are the public ids (CLI value, suite field, baseline row id).
 public enum GeneratorID: String, CaseIterable, Codable, Sendable {
     case llamagenGPTB = "llamagen-gpt-b"
     case llamagenGPTL = "llamagen-gpt-l"
@@ -14,6 +14,11 @@ public enum GeneratorID: String, CaseIterable, Codable, Sendable {
     case openMAGVIT2ARB = "openmagvit2-ar-b"
     case openMAGVIT2ARL = "openmagvit2-ar-l"
     case openMAGVIT2ARXL = "openmagvit2-ar-xl"
+    /// DiGIT two-stage generators: stage-1 GPT on DiGIT tokens, stage-2 AR pixel decoder, MAGE VQGAN.
+    case digitBase = "digit-base"
+    case digitLarge = "digit-large"
+    case digitBaseCls = "digit-base-cls"
+    case digitLargeCls = "digit-large-cls"
 
     /// The size name upstream uses (`B`, `L`, `XL`, `XXL`, `3B`).
     public var size: String {
@@ -23,10 +28,15 @@ public enum GeneratorID: String, CaseIterable, Codable, Sendable {
         case .llamagenGPTXL, .openMAGVIT2ARXL: "XL"
         case .llamagenGPTXXL: "XXL"
         case .llamagenGPT3B: "3B"
+        case .digitBase, .digitBaseCls: "base"
+        case .digitLarge, .digitLargeCls: "large"
         }
     }
 
     public var isLlamaGen: Bool { rawValue.hasPrefix("llamagen") }
+    public var isDiGIT: Bool { rawValue.hasPrefix("digit") }
+    /// DiGIT's `digit-base` / `digit-large` are unconditional; every other generator takes a class.
+    public var isClassConditional: Bool { !(self == .digitBase || self == .digitLarge) }
 
     /// The published sampling settings (LlamaGen README / sample scripts; Open-MAGVIT2 README),
     /// one configuration per sub-token for Open-MAGVIT2.
@@ -41,6 +51,10 @@ public enum GeneratorID: String, CaseIterable, Codable, Sendable {
             [SamplingConfiguration(temperature: 1.1, cfgScale: 1.9), SamplingConfiguration(temperature: 1.0, cfgScale: 1.9)]
         case .openMAGVIT2ARXL:
             [SamplingConfiguration(temperature: 1.1, cfgScale: 1.75), SamplingConfiguration(temperature: 1.0, cfgScale: 1.85)]
+        // DiGIT's scripts: stage 1 top-k 200 (base) / 400 (large) / 300 (class-conditional), stage 2 top-p 0.8; no CFG.
+        case .digitBase: [SamplingConfiguration(topK: 200), SamplingConfiguration(topP: 0.8)]
+        case .digitLarge: [SamplingConfiguration(topK: 400), SamplingConfiguration(topP: 0.8)]
+        case .digitBaseCls, .digitLargeCls: [SamplingConfiguration(topK: 300), SamplingConfiguration(topP: 0.8)]
         }
     }
 }
