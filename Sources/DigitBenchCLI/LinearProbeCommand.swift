@@ -11,8 +11,12 @@ extension DigitBenchCommand {
             discussion: """
                 Features come from .npy files (--train-features X.npy --train-labels y.npy --val-features … \
                 --val-labels …), shaped (N, D) for one layer or (N, L, D) for L layers; labels are 1-D \
-                integer class indices. Model-based extraction (--model digit-base --train DIR --val DIR) \
-                plugs in through the ProbeFeatureSource protocol and is not wired yet.
+                integer class indices. Or extract them: --model digit-base|digit-large --train DIR --val DIR \
+                (ImageFolder trees) tokenises every image with the DiGIT tokenizer on the validation path \
+                (Resize 256 bicubic + CenterCrop 224) and mean-pools the stage-1 GPT's inner_states[n] over \
+                all 257 positions for n = 0 … layers-1, as model_linearprobe.py does (train images are not \
+                augmented: the features are computed once). --checkpoint is the stage-1 file (it holds the \
+                tokenizer too); --cache DIR keeps the features as .npy keyed by model, weights and image list.
 
                 --classifier lbfgs (default): multinomial logistic regression on standardised features \
                 (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules), C chosen \
@@ -31,8 +35,11 @@ extension DigitBenchCommand {
         @Option(help: "Val features .npy, (M, D) or (M, L, D).") var valFeatures: String?
         @Option(help: "Val labels .npy, (M) integers.") var valLabels: String?
 
-        @Option(help: "Extract features with this model (e.g. digit-base) — not wired yet.") var model: String?
-        @Option(help: "Checkpoint for --model.") var checkpoint: String?
+        @Option(help: "Extract features with this model: digit-base or digit-large (DiGIT's stage-1 GPT).") var model: String?
+        @Option(help: "Stage-1 checkpoint for --model (default: the registry's file under $DIGIT_BENCH_HOME/weights).") var checkpoint: String?
+        @Option(help: "real, or seeded (digit-base stand-in weights: a dry run, not real accuracy).") var weights: String = "real"
+        @Option(help: "Directory caching extracted features (.npy), reused when model, weights and images match.") var cache: String?
+        @Option(help: "Images per extraction batch.") var extractBatch: Int = 8
         @Option(help: "Train image directory (ImageFolder) for --model.") var train: String?
         @Option(help: "Val image directory (ImageFolder) for --model.") var val: String?
 
@@ -62,12 +69,12 @@ extension DigitBenchCommand {
 
         func featureSource() throws -> ProbeFeatureSource {
             if let model {
-                // The lead wires DiGIT/LlamaGen/DINOv2 extraction here (a ProbeFeatureSource).
-                throw ValidationError(
-                    "--model \(model): model-based feature extraction is not wired yet; extract features to .npy "
-                        + "and pass --train-features/--train-labels/--val-features/--val-labels"
-                        + (checkpoint != nil || train != nil || val != nil ? " (--checkpoint/--train/--val need --model)" : ""))
+                guard let train, let val else { throw ValidationError("--model needs --train DIR and --val DIR (ImageFolder trees)") }
+                guard extractBatch > 0 else { throw ValidationError("--extract-batch must be positive") }
+                return try DiGITProbeFeatureSource.make(model: model, weights: weights, checkpoint: checkpoint, train: train, val: val,
+                                                        batch: extractBatch, cache: cache)
             }
+            if checkpoint != nil || train != nil || val != nil { throw ValidationError("--checkpoint, --train and --val need --model") }
             guard let trainFeatures, let trainLabels, let valFeatures, let valLabels else {
                 throw ValidationError("give --train-features, --train-labels, --val-features and --val-labels (or --model)")
             }

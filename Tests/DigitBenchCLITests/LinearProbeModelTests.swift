@@ -1,0 +1,55 @@
+@testable import DigitBenchCLI
+import DigitBench
+import Foundation
+import Testing
+import _DigitTestSupport
+
+/// `linear-probe --model digit-base` on a tiny ImageFolder with seeded weights: the cached features
+/// are the stage-1 GPT's mean-pooled inner states 0…15 of the images' DiGIT tokens on the lp224 path
+/// (both pieces are checked against upstream fixtures in DigitModelsTests), and a second run reuses
+/// the cache.
+@Suite(.serialized) struct LinearProbeModelTests {
+    @Test func digitBaseFeaturesAreTheStage1InnerStatesAndAreCached() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let layout = [("train/a", "astronaut_512x512"), ("train/b", "coffee_400x600"), ("val/a", "chelsea_300x451"), ("val/b", "rocket_crop256")]
+        for (dir, image) in layout {
+            let d = root.appendingPathComponent(dir)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: Fixtures.url("inception", "images/\(image).png"), to: d.appendingPathComponent("\(image).png"))
+        }
+        let cache = root.appendingPathComponent("cache"), out = root.appendingPathComponent("probe.json")
+        let args = ["linear-probe", "--model", "digit-base", "--weights", "seeded", "--train", root.appendingPathComponent("train").path,
+                    "--val", root.appendingPathComponent("val").path, "--cache", cache.path, "--c", "1", "-o", out.path]
+        var cmd = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
+        try cmd.run()
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.path).sorted()
+        let trainFile = try #require(files.first { $0.hasPrefix("digit-base-train-") && !$0.hasSuffix("-labels.npy") })
+        let cached = try NPY.read(contentsOf: cache.appendingPathComponent(trainFile))
+        #expect(cached.shape == [2, 16, 1024])
+        let labels = try NPY.read(contentsOf: cache.appendingPathComponent(trainFile.replacingOccurrences(of: ".npy", with: "-labels.npy")))
+        #expect(labels.int64s() == [0, 1])
+
+        let tokenizer = try DiGITTokenizer.seeded(.base8k)
+        let gpt = try DiGITStage1(.seeded(), configuration: DiGITStage1.configurationDefaults)
+        let images = try ["astronaut_512x512", "coffee_400x600"].map { try ImageCodec.decode(contentsOf: Fixtures.url("inception", "images/\($0).png")) }
+        let f = try gpt.linearProbeFeatures(clusterIDs: tokenizer.encode(images: images, path: .lp224))  // (2, 17, 1024)
+        var expected: [Float] = []
+        for r in 0..<2 { expected += f.scalars[(r * 17 * 1024)..<((r * 17 + 16) * 1024)] }
+        #expect(cached.floats() == expected)  // the same computation, bit for bit
+
+        let first = try Data(contentsOf: out)
+        var again = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
+        try again.run()  // reads the cache: no new files, same result
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).sorted() == files)
+        let a = try #require(try JSONSerialization.jsonObject(with: first) as? [String: Any])
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        let layersA = try #require(a["layers"] as? [[String: Any]])
+        let layersB = try #require(b["layers"] as? [[String: Any]])
+        #expect(layersA.count == 16)
+        let top1A: [Double] = layersA.compactMap { $0["top1"] as? Double }
+        let top1B: [Double] = layersB.compactMap { $0["top1"] as? Double }
+        #expect(top1A.count == 16 && top1A == top1B)
+    }
+}
