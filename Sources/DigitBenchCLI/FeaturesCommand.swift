@@ -15,19 +15,46 @@ extension DigitBenchCommand {
 
         @Argument(help: "Image folder, file list or ADM .npz (arr_0).") var input: String
         @Option(name: .shortAndLong, help: "Output .npy file.") var output: String
-        @Option(help: "Layer: \(InceptionFeature.allCases.map(\.rawValue).joined(separator: ", ")).") var layer: String = "pool3"
-        @Option(help: "Feature extractor (only inception-v3 here; DINOv2 features are `dino-features`).") var extractor: String = "inception-v3"
+        @Option(parsing: .unconditional, help: "Layer: \(InceptionFeature.allCases.map(\.rawValue).joined(separator: ", ")) (Inception); a block, -n = get_intermediate_layers(x, n) or i >= 0 (DINOv2, default -3).")
+        var layer: String?
+        @Option(help: "Feature extractor: inception-v3, \(DINOv2Model.allCases.map(\.rawValue).joined(separator: ", ")) (DiGIT's patch features; same as `dino-features`).")
+        var extractor: String = "inception-v3"
+        @Option(help: "DINOv2: keep this many random patches per image (default: all).") var sample: Int?
+        @Option(help: "DINOv2: seed of the per-image patch sampling.") var seed: Int64?
+        @Option(help: "DINOv2: input path dump224, gen256 or lp224 (default dump224).") var inputPath: String?
+        @Option(help: "DINOv2: position-embedding interpolation, digit (default) or hub.") var posEmbed: String?
         @OptionGroup var options: EvalOptions
 
+        var isDINOv2: Bool { DINOv2Model(rawValue: extractor) != nil }
+
         func validate() throws {
+            if isDINOv2 { return }
             guard extractor == FeatureExtractorID.inceptionV3.rawValue else {
-                throw ValidationError("--extractor \(extractor): only inception-v3 is available here (DINOv2: `digit-bench dino-features`)")
+                throw ValidationError(Suggest.unknown(extractor, kind: .featureExtractor,
+                                                      available: [FeatureExtractorID.inceptionV3.rawValue] + DINOv2Model.allCases.map(\.rawValue)))
             }
-            guard InceptionFeature(name: layer) != nil else { throw ValidationError(InceptionError.unknownFeature(layer).description) }
+            guard sample == nil, seed == nil, inputPath == nil, posEmbed == nil else {
+                throw ValidationError("--sample, --seed, --input-path and --pos-embed are DINOv2 options")
+            }
+            guard InceptionFeature(name: layer ?? "pool3") != nil else { throw ValidationError(InceptionError.unknownFeature(layer ?? "").description) }
+        }
+
+        /// DINOv2 features are `dino-features`' job: the same options, forwarded.
+        func runDINOv2() throws {
+            var args = [input, "--extractor", extractor, "--layer", layer ?? "-3", "--weights", options.weights, "-o", output,
+                        "--batch-size", String(options.batch)]
+            if let c = options.checkpoint { args += ["--checkpoint", c] }
+            if let sample { args += ["--sample", String(sample)] }
+            if let seed { args += ["--seed", String(seed)] }
+            if let inputPath { args += ["--input-path", inputPath] }
+            if let posEmbed { args += ["--pos-embed", posEmbed] }
+            var cmd = try FeaturesDINO.parse(args)
+            try cmd.run()
         }
 
         func run() throws {
-            let f = InceptionFeature(name: layer)!
+            if isDINOv2 { return try runDINOv2() }
+            let f = InceptionFeature(name: layer ?? "pool3")!
             var resolver = InputResolver(options: options)
             let (feats, run) = try resolver.features(input, features: [f], label: "features")
             let t = feats[f]!
