@@ -37,8 +37,7 @@ extension DigitBenchCommand {
         @Option(name: .customLong("on-error"), help: "fail (default) or skip unreadable images (skips are recorded).")
         var onError: String = "fail"
 
-        @Option(help: "Process only shard i of N (0-based contiguous parts), e.g. 0/4.")
-        var shard: String = "0/1"
+        @OptionGroup var sharding: ShardOptions
 
         @Option(help: "Images decoded in parallel per batch.")
         var batchSize = 64
@@ -51,7 +50,7 @@ extension DigitBenchCommand {
             guard let policy = OnError(rawValue: onError) else {
                 throw ValidationError("--on-error must be fail or skip")
             }
-            let shard = try Shard(parsing: self.shard)
+            let shard = try sharding.resolve()
             if output.lowercased().hasSuffix(".npz") {
                 throw ValidationError("writing ADM .npz batches needs DigitCheckpoint's zip writer, which has not landed yet; write PNGs to a directory")
             }

@@ -151,8 +151,16 @@ public enum NPY {
 
     /// Encodes an array as a version 1.0 `.npy` file (version 2.0 if the header needs it).
     public static func encode(_ array: NPYArray) -> Data {
+        var out = header(dtype: array.dtype, shape: array.shape)
+        out.append(contentsOf: array.data)
+        return out
+    }
+
+    /// The magic, version and header of an `.npy` file holding `shape` of `dtype` (C order): the
+    /// bytes before the data, e.g. to stream the data of a large array after it.
+    public static func header(dtype: DType, shape: [Int]) -> Data {
         let descr: String
-        switch array.dtype {
+        switch dtype {
         case .float32: descr = "<f4"
         case .float64: descr = "<f8"
         case .float16: descr = "<f2"
@@ -164,7 +172,7 @@ public enum NPY {
         case .bool: descr = "|b1"
         case .bfloat16: descr = "<V2"  // NumPy has no bfloat16; written as raw 2-byte void
         }
-        let shapeText = array.shape.count == 1 ? "(\(array.shape[0]),)" : "(" + array.shape.map(String.init).joined(separator: ", ") + ")"
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
         var version: UInt8 = 1
         var prefix = 10
@@ -179,7 +187,6 @@ public enum NPY {
             out.append(contentsOf: (0..<4).map { UInt8((len >> (8 * $0)) & 0xFF) })
         }
         out.append(contentsOf: Array(header.utf8))
-        out.append(contentsOf: array.data)
         return out
     }
 
