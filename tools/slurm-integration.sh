@@ -60,7 +60,7 @@ ClusterName=digitbench
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=16817
 SlurmdPort=16818
-CommunicationParameters=NoInAddrAny
+CommunicationParameters=NoInAddrAny,NoCtldInAddrAny
 AuthType=auth/munge
 AuthInfo=socket=$MUNGE_SOCKET
 CredType=cred/munge
@@ -94,6 +94,13 @@ for _ in $(seq 60); do
 done
 sinfo -h -o %t | grep -q idle || { echo "node did not come up"; tail -20 "$WORK/slurmctld.log" "$WORK/slurmd.log"; exit 1; }
 echo "slurm up on 127.0.0.1 ($(sinfo -h -o '%P %D %c %t')) after $(($(date +%s) - T0)) s"
+if command -v ss >/dev/null 2>&1; then
+    LISTEN=$(ss -Hltn 'sport = :16817 or sport = :16818' | awk '{print $4}' | sort -u | tr '\n' ' ')
+    echo "slurm listening on: $LISTEN"
+    if echo "$LISTEN" | tr ' ' '\n' | grep -v '^$' | grep -qv '^127\.0\.0\.1:'; then
+        echo "FAIL: a slurm daemon listens beyond 127.0.0.1"; exit 1
+    fi
+fi
 
 # The array + merge script, as users get it.
 cd "$WORK/out"
