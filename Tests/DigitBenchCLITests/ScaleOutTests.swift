@@ -77,7 +77,9 @@ import _DigitTestSupport
 
     // MARK: Features
 
-    @Test func shardedFeaturesMergeByteIdentical() throws {
+    @Test func shardedFeaturesMergeByteIdentical() throws { try ModelTestLock.run { try featuresMerge() } }
+
+    func featuresMerge() throws {
         let dir = try EvalCommandTests.imageFolder(), out = try EvalCommandTests.tempDir("feat")
         defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(at: out) }
         let common = ["--weights", "seeded", "--protocol", "pytorch-fid", "--layer", "pool3", "--quiet"]
@@ -89,7 +91,8 @@ import _DigitTestSupport
         try EvalCommandTests.run(["merge", "features", s1, s0, "-o", merged])
         let a = try NPY.read(contentsOf: URL(fileURLWithPath: whole)), m = try NPY.read(contentsOf: URL(fileURLWithPath: merged))
         #expect(a.shape == [3, 2048] && m.shape == a.shape)
-        #expect(a.data == m.data)  // each row depends only on its image: byte-identical
+        let same = a.data == m.data  // a Bool: a failing #expect on the arrays would diff 24 KB element by element
+        #expect(same, "merged features differ from the unsharded run")  // each row depends only on its image: byte-identical
         let rec = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: merged + ".json"))) as? [String: Any])
         let images = rec["images"] as? Int, range = rec["range"] as? [Int]
         #expect(images == 3 && range == [0, 3])
