@@ -41,6 +41,7 @@ struct DigitBenchCommand: ParsableCommand {
             PR.self,
             Features.self,
             Merge.self,
+            Slurm.self,
             LinearProbeCommand.self,
         ]
     )

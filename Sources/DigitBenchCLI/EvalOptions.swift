@@ -19,8 +19,9 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Images decoded and run per batch (memory is bounded by one batch).")
     var batch: Int = 32
 
-    @Option(help: "Only the i-th of N contiguous parts of each image input (0-based), e.g. 0/4.")
-    var shard: String?
+    /// `--shard i/N` (+ `--shards`, `--no-env-shard`). `stats` and `features` also read the shard
+    /// from a Slurm array / Kubernetes Indexed Job; the other commands use `--shard` only.
+    @OptionGroup var sharding: ShardOptions
 
     @Option(name: .customLong("on-error"), help: "What to do with an unreadable image: fail (default) or skip (skipped items are listed in the output).")
     var onError: String = "fail"
@@ -35,7 +36,6 @@ struct EvalOptions: ParsableArguments {
         if let p = inputProtocol { _ = try InceptionProtocol(parsing: p) }
         guard ["real", "seeded"].contains(weights) else { throw ValidationError("--weights must be real or seeded, got '\(weights)'") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-        if let shard { _ = try Shard(parsing: shard) }
         guard OnError(rawValue: onError) != nil else { throw ValidationError("--on-error must be fail or skip, got '\(onError)'") }
     }
 
@@ -47,7 +47,8 @@ struct EvalOptions: ParsableArguments {
         return recorded ?? .pytorchFid
     }
 
-    var parsedShard: Shard { shard.flatMap { try? Shard(parsing: $0) } ?? .all }
+    /// `--shard` only (no environment): what `fid`, `is`, `kid`, `pr` use.
+    var parsedShard: Shard { sharding.explicitShard }
 
     // MARK: Weights
 
@@ -92,15 +93,17 @@ struct EvalOptions: ParsableArguments {
 
     /// Streams the images of `input` (folder, file list or ADM `.npz`) through `net` in batches and
     /// hands each batch's features (rows in dataset order) to `body`. Progress with images/s and ETA
-    /// goes to stderr.
+    /// goes to stderr. `shard` defaults to `--shard`; a shard of a sharded run may be empty (more
+    /// shards than images), the whole input may not.
     func extract(
         _ input: String, net: InceptionV3, protocol inputProtocol: InceptionProtocol, features: [InceptionFeature],
-        label: String, body: ([InceptionFeature: Tensor]) throws -> Void
+        label: String, shard: Shard? = nil, body: ([InceptionFeature: Tensor]) throws -> Void
     ) throws -> ExtractionRun {
+        let shard = shard ?? parsedShard
         let dataset = try openDataset(input)
-        let loader = DatasetLoader(dataset: dataset, batchSize: batch, onError: OnError(rawValue: onError)!, shard: parsedShard)
+        let loader = DatasetLoader(dataset: dataset, batchSize: batch, onError: OnError(rawValue: onError)!, shard: shard)
         let total = loader.indices.count
-        guard total > 0 else { throw ValidationError("\(input): no images\(parsedShard == .all ? "" : " in shard \(parsedShard)")") }
+        guard total > 0 || shard.count > 1 else { throw ValidationError("\(input): no images") }
         var progress = ImageProgress(label: label, total: total, quiet: quiet)
         var done = 0
         let skipped = try loader.forEachBatch { b in
@@ -110,7 +113,8 @@ struct EvalOptions: ParsableArguments {
             progress.update(done)
         }
         progress.finish(done)
-        return ExtractionRun(input: input, datasetCount: dataset.count, range: loader.indices, used: done, skipped: skipped)
+        return ExtractionRun(input: input, datasetCount: dataset.count, range: loader.indices, used: done, skipped: skipped,
+                             items: RunIdentity.items(of: dataset))
     }
 
     /// Features of images that may differ in size: runs of one size go through the network
@@ -138,11 +142,11 @@ struct EvalOptions: ParsableArguments {
     }
 
     /// The features of every image of `input`, concatenated (N, D) per feature.
-    func extractAll(_ input: String, net: InceptionV3, protocol p: InceptionProtocol, features: [InceptionFeature], label: String)
-        throws -> ([InceptionFeature: Tensor], ExtractionRun)
+    func extractAll(_ input: String, net: InceptionV3, protocol p: InceptionProtocol, features: [InceptionFeature], label: String,
+                    shard: Shard? = nil) throws -> ([InceptionFeature: Tensor], ExtractionRun)
     {
         var rows: [InceptionFeature: [Float]] = [:]
-        let run = try extract(input, net: net, protocol: p, features: features, label: label) { out in
+        let run = try extract(input, net: net, protocol: p, features: features, label: label, shard: shard) { out in
             for (f, t) in out { rows[f, default: []] += t.scalars }
         }
         var out: [InceptionFeature: Tensor] = [:]
@@ -158,6 +162,8 @@ struct ExtractionRun {
     var range: Range<Int>
     var used: Int
     var skipped: [SkippedItem]
+    /// ``RunIdentity/items(of:)`` of the whole input (all shards).
+    var items: String
 
     var json: [String: Any] {
         ["input": input, "images": used, "dataset_images": datasetCount, "range": [range.lowerBound, range.upperBound],

@@ -55,20 +55,27 @@ extension DigitBenchCommand {
         func run() throws {
             if isDINOv2 { return try runDINOv2() }
             let f = InceptionFeature(name: layer ?? "pool3")!
+            let shard = try options.sharding.resolve()
+            let output = options.sharding.output(self.output, for: shard)
             var resolver = InputResolver(options: options)
-            let (feats, run) = try resolver.features(input, features: [f], label: "features")
+            if try InputResolver.isStatisticsFile(input) {
+                throw ValidationError("\(input) holds only statistics (mu, sigma); features need images (a folder or an .npz with arr_0)")
+            }
+            let net = try resolver.net()
+            let p = try options.resolvedProtocol()
+            let (feats, run) = try options.extractAll(input, net: net, protocol: p, features: [f], label: "features", shard: shard)
             let t = feats[f]!
             try NPY.write(NPYArray(t), to: URL(fileURLWithPath: output))
-            let net = resolver.network!
-            let p = try options.resolvedProtocol()
+            let identity = StatsFile.identity(command: "features", protocol: p, feature: f, net: net, items: run.items)
             var json = run.json
             json.merge(["output": output, "layer": f.rawValue, "shape": t.shape, "extractor": extractor, "protocol": p.rawValue,
-                        "weights": net.isSeeded ? "seeded" : "real", "weights_description": EvalOptions.describeWeights(net)], uniquingKeysWith: { $1 })
+                        "weights": net.isSeeded ? "seeded" : "real", "weights_description": EvalOptions.describeWeights(net),
+                        "shard": shard.description, "run": identity.id, "settings": identity.settings], uniquingKeysWith: { $1 })
             let sidecar = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-            try sidecar.write(to: URL(fileURLWithPath: output + ".json"), options: .atomic)
+            try AtomicFile.write(sidecar, to: URL(fileURLWithPath: output + ".json"))
             let rows: [(String, String)] = [
                 ("output", "\(output) (\(t.shape.map(String.init).joined(separator: "x")) float32; record in \(output).json)"),
-                ("layer", f.rawValue), ("images", "\(run.used) from \(input)"), ("protocol", p.rawValue),
+                ("layer", f.rawValue), ("images", "\(run.used) from \(input)\(shard == .all ? "" : " (shard \(shard))")"), ("protocol", p.rawValue),
                 ("weights", EvalOptions.describeWeights(net)),
             ]
             try emitResult(rows: rows, json: json, asJSON: options.json)

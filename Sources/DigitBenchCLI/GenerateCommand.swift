@@ -72,8 +72,7 @@ extension DigitBenchCommand {
         @Option(help: "Samples generated together.")
         var batch: Int = 8
 
-        @Option(help: "Generate only part i/N of the samples (0-based).")
-        var shard: String = "0/1"
+        @OptionGroup var sharding: ShardOptions
 
         @Option(name: .shortAndLong, help: "Output directory of PNGs, or a .npz file (ADM batch).")
         var output: String
@@ -84,16 +83,16 @@ extension DigitBenchCommand {
             }
             guard ["real", "seeded"].contains(weights) else { throw ValidationError("--weights must be real or seeded") }
             guard num > 0, batch > 0 else { throw ValidationError("--num and --batch must be positive") }
-            _ = try Shard(parsing: shard)
             _ = try ClassSchedule(parsing: classes)
         }
 
         func run() throws {
             let id = GeneratorID(rawValue: model)!
             let schedule = try ClassSchedule(parsing: classes)
-            let shard = try Shard(parsing: shard)
+            let shard = try sharding.resolve()
             let sampling = try samplingConfiguration(for: id)
             let asNPZ = output.hasSuffix(".npz")
+            let output = asNPZ ? sharding.output(self.output, for: shard) : self.output
             let dir = URL(fileURLWithPath: asNPZ ? output + ".parts" : output)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
 
@@ -123,8 +122,14 @@ extension DigitBenchCommand {
                 let eta = Double(todo.count - done) / max(rate, 1e-9)
                 log(String(format: "  %d/%d  %.3f img/s  ETA %.0f s", done, todo.count, rate, eta))
             }
-            try writeLabelsCSV(dir: dir, range: range)
-            if asNPZ { try packNPZ(dir: dir, range: range) }
+            // Shards share OUT: each writes its own labels file; `merge samples OUT` writes labels.csv.
+            try writeLabelsCSV(dir: dir, range: range, name: shard == .all ? "labels.csv" : ShardSet.shardPath("labels.csv", shard))
+            let stamp = ShardStamp(shard: shard, range: range, total: num, identity: identity(id: id, sampling: sampling))
+            if asNPZ {
+                try packNPZ(dir: dir, range: range, stamp: stamp, output: output)
+            } else {
+                try SampleBatch.writeStamp(stamp, dir: dir)
+            }
             print("wrote \(range.count) samples of \(id.rawValue)\(note) to \(output)")
         }
 
@@ -156,18 +161,27 @@ extension DigitBenchCommand {
             return s
         }
 
-        func writeLabelsCSV(dir: URL, range: Range<Int>) throws {
+        /// What shards of one `generate` run share: model, weights, sampling settings, seed, classes, count.
+        func identity(id: GeneratorID, sampling: [SamplingConfiguration]) -> RunIdentity {
+            RunIdentity(settings: [
+                "command": "generate", "model": id.rawValue, "weights": weights,
+                "checkpoint": checkpoint.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "registry",
+                "num": "\(num)", "classes": classes, "seed": "\(seed)", "sampling": "\(sampling)",
+            ])
+        }
+
+        func writeLabelsCSV(dir: URL, range: Range<Int>, name: String) throws {
             var csv = "sample,class\n"
             for i in range {
                 let text = try String(contentsOf: Self.labelPath(dir, i), encoding: .utf8)
                 csv += "\(i),\(text.trimmingCharacters(in: .whitespacesAndNewlines))\n"
             }
-            try ImageCodec.writeAtomically(Data(csv.utf8), to: dir.appendingPathComponent("labels.csv"))
+            try ImageCodec.writeAtomically(Data(csv.utf8), to: dir.appendingPathComponent(name))
         }
 
-        /// Streams the shard's PNGs into an ADM-style batch, in sample-index order (one image in
-        /// memory at a time; ZIP64 past 4 GiB).
-        func packNPZ(dir: URL, range: Range<Int>) throws {
+        /// Streams the shard's PNGs into an ADM-style batch, in sample-index order, with the shard
+        /// stamp (one image in memory at a time; ZIP64 past 4 GiB).
+        func packNPZ(dir: URL, range: Range<Int>, stamp: ShardStamp, output: String) throws {
             guard let first = range.first else { return }
             let probe = try ImageCodec.decode(contentsOf: Self.samplePath(dir, first))
             let writer = try ADMBatchWriter(url: URL(fileURLWithPath: output), count: range.count, height: probe.height, width: probe.width, labels: true)
@@ -177,7 +191,7 @@ extension DigitBenchCommand {
                 guard let label = Int(text) else { throw ValidationError("\(Self.labelPath(dir, i).path): not a class label: \(text)") }
                 try writer.append(img, label: label, id: Self.samplePath(dir, i).lastPathComponent)
             }
-            try writer.finish()
+            try writer.finish(extra: [try SampleBatch.meta(stamp)])
         }
 
         func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

@@ -5,8 +5,14 @@ import Foundation
 extension DigitBenchCommand {
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Combine shard outputs.",
-            subcommands: [MergeStats.self])
+            abstract: "Combine shard outputs exactly (statistics, features, generated samples, reconstruction records).",
+            discussion: """
+                Every shard output records its shard (i/N), the item range it covers and the identity of \
+                its run (a SHA-256 over command, input item list, weights and settings). `merge` orders the \
+                files by shard, and a missing shard, a duplicated one, or a file of another run is an error \
+                naming the file (and, for another run, the settings that differ). See docs/scale-out.md.
+                """,
+            subcommands: [MergeStats.self, MergeFeatures.self, MergeSamples.self, MergeReconstruct.self])
     }
 
     struct MergeStats: ParsableCommand {
@@ -14,13 +20,14 @@ extension DigitBenchCommand {
             commandName: "stats",
             abstract: "Merge `digit-bench stats --shard i/N` files into the statistics of the whole input, exactly.",
             discussion: """
-                Every file must carry digit-bench's merge data (not --plain) and the same protocol, \
-                feature, weights kind, input and image count; the shards must be exactly 0/N … N-1/N, \
+                Every file must carry digit-bench's merge data (not --plain) and belong to the same run \
+                (protocol, feature, weights, input item list); the shards must be exactly 0/N … N-1/N, \
                 each once (a missing or duplicated shard is an error naming it). Files without shard \
                 metadata are merged in the order given. The sums are restored and added as one run over \
                 all images would add them, so mu/sigma equal an unsharded run's bit for bit when all \
                 shards but the last hold a multiple of 1024 images or every shard is smaller than 1024 \
-                images (otherwise they agree to ~1e-16 relative).
+                images (otherwise they agree to ~1e-16 relative). Shard files of 0 or 1 image (no mu/sigma) \
+                are fine.
                 """)
 
         @Argument(help: "Shard statistics files.") var inputs: [String]
@@ -31,27 +38,23 @@ extension DigitBenchCommand {
             guard !inputs.isEmpty else { throw ValidationError("no statistics files given") }
             var parts: [(path: String, meta: StatsFile.Meta?, acc: GaussianAccumulator)] = []
             for path in inputs {
-                let c = try StatsFile.read(URL(fileURLWithPath: path))
-                guard let acc = c.accumulator else {
-                    throw ValidationError("\(path): no merge data (acc_* arrays); it was written with --plain or by another tool, so it cannot be merged exactly")
-                }
-                parts.append((path, c.meta, acc))
+                let m = try StatsFile.mergeable(URL(fileURLWithPath: path))
+                parts.append((path, m.meta, m.accumulator))
             }
-            let ordered = try Self.order(parts.map { (path: $0.path, meta: $0.meta) })
             let metas = parts.compactMap { $0.meta }
             if metas.count != 0 && metas.count != parts.count {
                 throw ValidationError("some files have digit-bench metadata and some do not; merge files from one `stats --shard` run")
             }
-            for field in ["protocol", "feature", "seeded", "input", "dataset_images"] {
-                let values = Set(metas.map { m -> String in
-                    switch field {
-                    case "protocol": return m.protocolName
-                    case "feature": return m.feature
-                    case "seeded": return m.seeded ? "seeded weights" : "real weights"
-                    case "input": return m.input
-                    default: return "\(m.datasetImages) images"
-                    }
-                })
+            let ordered = try ShardSet.order(parts.map {
+                ShardSet.Part(path: $0.path, shard: $0.meta?.shard.flatMap { try? Shard(parsing: $0) }, run: $0.meta?.run, settings: $0.meta?.settings)
+            })
+            // Files stamped with a run identity were checked above; older files by their fields.
+            let fields: [(String, (StatsFile.Meta) -> String)] = [
+                ("protocol", { $0.protocolName }), ("feature", { $0.feature }),
+                ("seeded", { $0.seeded ? "seeded weights" : "real weights" }), ("dataset_images", { "\($0.datasetImages) images" }),
+            ] + (metas.contains { $0.run == nil } ? [("input", { $0.input })] : [])
+            for (field, value) in fields {
+                let values = Set(metas.map(value))
                 if values.count > 1 {
                     throw ValidationError("the shards differ in \(field): \(values.sorted().joined(separator: " vs "))")
                 }
@@ -62,14 +65,14 @@ extension DigitBenchCommand {
                 var m = first
                 m.shard = nil
                 m.range = [metas.map { $0.range[0] }.min()!, metas.map { $0.range[1] }.max()!]
-                m.skipped = metas.flatMap(\.skipped)
+                m.skipped = ordered.flatMap { parts[$0].meta!.skipped }
                 return m
             }
             if meta == nil {
                 meta = StatsFile.Meta(protocolName: "unknown", feature: "pool3", seeded: false, weights: "not recorded", input: "merged",
                                       datasetImages: acc.count, shard: nil, range: [0, acc.count], skipped: [])
             }
-            let stats = try StatsFile.write(acc, meta: meta!, plain: false, to: URL(fileURLWithPath: output))
+            let stats = try StatsFile.write(acc, meta: meta!, plain: false, to: URL(fileURLWithPath: output))!
             let rows: [(String, String)] = [
                 ("output", output), ("shards", ordered.map { inputs[$0] }.joined(separator: ", ")),
                 ("images", "\(acc.count)"), ("protocol", meta!.protocolName),
@@ -78,35 +81,103 @@ extension DigitBenchCommand {
             ]
             let obj: [String: Any] = [
                 "output": output, "shards": ordered.map { inputs[$0] }, "images": acc.count, "protocol": meta!.protocolName,
-                "weights": meta!.seeded ? "seeded" : "real", "seeded": meta!.seeded,
+                "weights": meta!.seeded ? "seeded" : "real", "seeded": meta!.seeded, "run": meta!.run as Any,
             ]
             try emitResult(rows: rows, json: obj, asJSON: json)
         }
+    }
 
-        /// The merge order (indices into `parts`): by shard index when shard metadata is present,
-        /// checking that shards 0..<N each appear exactly once; else the given order.
-        static func order(_ parts: [(path: String, meta: StatsFile.Meta?)]) throws -> [Int] {
-            let shards = parts.map { $0.meta?.shard.flatMap { try? Shard(parsing: $0) } }
-            if shards.allSatisfy({ $0 == nil }) { return Array(parts.indices) }
-            guard let first = shards.compactMap({ $0 }).first, shards.allSatisfy({ $0 != nil }) else {
-                let unsharded = parts.indices.filter { shards[$0] == nil }.map { parts[$0].path }
-                throw ValidationError("\(unsharded.joined(separator: ", ")) \(unsharded.count == 1 ? "is not a shard" : "are not shards") (no --shard recorded) but other files are")
-            }
-            let n = first.count
-            var byIndex: [Int: Int] = [:]
-            for (i, s) in shards.enumerated() {
-                let s = s!
-                guard s.count == n else { throw ValidationError("\(parts[i].path) is shard \(s) but \(parts[0].path) is one of \(n)") }
-                if let j = byIndex[s.index] {
-                    throw ValidationError("shard \(s) given twice: \(parts[j].path) and \(parts[i].path)")
+    struct MergeFeatures: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "features",
+            abstract: "Concatenate `features --shard i/N` .npy files (rows in shard order) into the whole input's features.",
+            discussion: """
+                Reads each FILE.npy and its FILE.npy.json record, checks that the shards form one run \
+                (same layer, protocol, weights, input items; 0/N … N-1/N each once), and writes the rows \
+                in shard order (= input order) streaming, one shard in memory at a time. The result is \
+                byte-identical to an unsharded `features` run (each row depends only on its image).
+                """)
+
+        @Argument(help: "Shard feature files (.npy, each with its .npy.json record).") var inputs: [String]
+        @Option(name: .shortAndLong, help: "Output .npy file (its record goes to OUTPUT.json).") var output: String
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            var records: [[String: Any]] = []
+            for path in inputs {
+                let side = path + ".json"
+                guard let data = FileManager.default.contents(atPath: side),
+                      let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                    throw ValidationError("\(path): no readable record \(side) (written by `digit-bench features` next to the .npy)")
                 }
-                byIndex[s.index] = i
+                records.append(obj)
             }
-            let missing = (0..<n).filter { byIndex[$0] == nil }
-            guard missing.isEmpty else {
-                throw ValidationError("missing shard\(missing.count == 1 ? "" : "s") \(missing.map { "\($0)/\(n)" }.joined(separator: ", ")) (have \(byIndex.keys.sorted().map { "\($0)/\(n)" }.joined(separator: ", ")))")
-            }
-            return (0..<n).map { byIndex[$0]! }
+            let ordered = try ShardSet.order(zip(inputs, records).map { path, r in
+                ShardSet.Part(path: path, shard: (r["shard"] as? String).flatMap { try? Shard(parsing: $0) },
+                              run: r["run"] as? String, settings: r["settings"] as? [String: String])
+            })
+            let header = try NPYConcat.write(ordered.map { inputs[$0] }, to: URL(fileURLWithPath: output))
+            var merged = records[ordered[0]]
+            merged["shard"] = nil
+            merged["output"] = output
+            merged["images"] = header.rows
+            merged["shape"] = header.shape
+            let ranges = ordered.compactMap { records[$0]["range"] as? [Int] }
+            if ranges.count == ordered.count, let lo = ranges.first?.first, let hi = ranges.last?.last { merged["range"] = [lo, hi] }
+            merged["skipped"] = ordered.flatMap { records[$0]["skipped"] as? [Any] ?? [] }
+            merged["merged_from"] = ordered.map { inputs[$0] }
+            let sidecar = try JSONSerialization.data(withJSONObject: merged, options: [.prettyPrinted, .sortedKeys])
+            try AtomicFile.write(sidecar, to: URL(fileURLWithPath: output + ".json"))
+            let rows: [(String, String)] = [
+                ("output", "\(output) (\(header.shape.map(String.init).joined(separator: "x")) \(header.dtype))"),
+                ("shards", ordered.map { inputs[$0] }.joined(separator: ", ")), ("images", "\(header.rows)"),
+                ("layer", merged["layer"] as? String ?? "not recorded"), ("weights", merged["weights_description"] as? String ?? "not recorded"),
+            ]
+            try emitResult(rows: rows, json: merged, asJSON: json)
         }
+    }
+}
+
+/// Concatenates .npy files along axis 0 into one .npy, streaming (one input in memory at a time),
+/// written to a temporary file and renamed into place.
+enum NPYConcat {
+    struct Header {
+        var dtype: DType
+        var shape: [Int]
+        var rows: Int { shape.first ?? 0 }
+    }
+
+    @discardableResult
+    static func write(_ paths: [String], to url: URL) throws -> Header {
+        // Shapes first (headers only, through the memory map), so a mismatch fails before writing.
+        var dtype: DType?, rowShape: [Int]?, rows = 0
+        for p in paths {
+            let buf = try ByteBuffer.map(URL(fileURLWithPath: p))
+            let a = try NPY.view(buf, start: 0, count: buf.count)
+            guard a.shape.count >= 1 else { throw ValidationError("\(p): a 0-d array cannot be concatenated") }
+            let rest = Array(a.shape.dropFirst())
+            if let dtype, dtype != a.dtype { throw ValidationError("\(p): dtype \(a.dtype), but \(paths[0]) has \(dtype)") }
+            if let rowShape, rowShape != rest { throw ValidationError("\(p): rows of shape \(rest), but \(paths[0]) has \(rowShape)") }
+            (dtype, rowShape) = (a.dtype, rest)
+            rows += a.shape[0]
+        }
+        let header = Header(dtype: dtype!, shape: [rows] + rowShape!)
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        FileManager.default.createFile(atPath: tmp.path, contents: nil)
+        do {
+            let fh = try FileHandle(forWritingTo: tmp)
+            defer { try? fh.close() }
+            try fh.write(contentsOf: NPY.header(dtype: header.dtype, shape: header.shape))
+            for p in paths { try fh.write(contentsOf: Data(try NPY.read(contentsOf: URL(fileURLWithPath: p)).data)) }
+            try fh.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+        guard rename(tmp.path, url.path) == 0 else {
+            try? FileManager.default.removeItem(at: tmp)
+            throw ValidationError("cannot rename \(tmp.path) to \(url.path): \(String(cString: strerror(errno)))")
+        }
+        return header
     }
 }

@@ -44,8 +44,7 @@ extension DigitBenchCommand {
         @Option(name: .customLong("on-error"), help: "fail (default) or skip unreadable images (skips are recorded).")
         var onError: String = "fail"
 
-        @Option(help: "Process only shard i of N (0-based contiguous parts), e.g. 0/4.")
-        var shard: String = "0/1"
+        @OptionGroup var sharding: ShardOptions
 
         @Option(help: "Images decoded in parallel per batch.")
         var batchSize = 64
@@ -58,7 +57,7 @@ extension DigitBenchCommand {
             guard let policy = OnError(rawValue: onError) else {
                 throw ValidationError("--on-error must be fail or skip")
             }
-            let shard = try Shard(parsing: self.shard)
+            let shard = try sharding.resolve()
             let asNPZ = output.lowercased().hasSuffix(".npz")
             var dataset = try openDataset(input, imageFolderTree: imagefolder)
             if let limit { dataset = LimitedDataset(base: dataset, limit: min(limit, dataset.count)) }
@@ -99,8 +98,10 @@ extension DigitBenchCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try ImageCodec.writeAtomically(encoder.encode(record), to: outDir.appendingPathComponent(name))
             if asNPZ {
-                let n = try packADMBatch(indices: todo.filter { loader.isDone!($0) }, dataset: ds, names: names, from: outDir)
-                print("\(output): \(n) images packed (arr_0\(imagefolder ? " + arr_1 labels" : ""))")
+                // Shards share OUT.npz.parts/ and each packs its own OUT.shard-i-of-N.npz.
+                let npz = sharding.output(output, for: shard)
+                let n = try packADMBatch(indices: todo.filter { loader.isDone!($0) }, dataset: ds, names: names, from: outDir, to: npz)
+                print("\(npz): \(n) images packed (arr_0\(imagefolder ? " + arr_1 labels" : ""))")
             }
             print("\(recipe): \(written) written, \(present) already present, \(skipped.count) skipped of \(todo.count) (shard \(shard)) -> \(asNPZ ? outDir.path : output)")
             for s in skipped { print("skipped \(s.id): \(s.reason)") }
@@ -110,7 +111,7 @@ extension DigitBenchCommand {
 
 extension DigitBenchCommand.Prepare {
     /// Streams the prepared PNGs (in dataset order) into the ADM batch at `output`.
-    func packADMBatch(indices: [Int], dataset: any ImageDataset, names: OutputNames, from dir: URL) throws -> Int {
+    func packADMBatch(indices: [Int], dataset: any ImageDataset, names: OutputNames, from dir: URL, to output: String) throws -> Int {
         guard let first = indices.first else { throw ValidationError("nothing to pack into \(output): no image was prepared") }
         let probe = try ImageCodec.decode(contentsOf: dir.appendingPathComponent(names.name(first, in: dataset)))
         let writer = try ADMBatchWriter(url: URL(fileURLWithPath: output), count: indices.count, height: probe.height, width: probe.width, labels: imagefolder)

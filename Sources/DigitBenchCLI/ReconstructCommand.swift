@@ -229,8 +229,10 @@ extension DigitBenchCommand {
         @Option(help: "Images per batch.")
         var batch: Int = 4
 
-        @Option(help: "Only the i-th of N contiguous parts of the data (0-based), e.g. 0/4.")
-        var shard: String?
+        @OptionGroup var sharding: ShardOptions
+
+        @Option(help: "Write this run's mergeable record (per-image metrics, code histogram, Inception sums) as .npz; shards' records combine with `digit-bench merge reconstruct`.")
+        var record: String?
 
         @Option(name: .customLong("on-error"), help: "fail (default) or skip unreadable images.")
         var onError: String = "fail"
@@ -253,7 +255,6 @@ extension DigitBenchCommand {
                 throw ValidationError("--protocol must be one of \(ReconProtocol.allCases.map(\.rawValue).joined(separator: ", ")), got '\(p)'")
             }
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-            if let shard { _ = try Shard(parsing: shard) }
             guard OnError(rawValue: onError) != nil else { throw ValidationError("--on-error must be fail or skip, got '\(onError)'") }
         }
 
@@ -296,18 +297,20 @@ extension DigitBenchCommand {
                 }
                 input = dir.path
             }
-            let shardValue = shard.flatMap { try? Shard(parsing: $0) } ?? .all
+            let shardValue = try sharding.resolve()
+            if shardValue.count > 1 && record == nil {
+                guard sharding.shard != nil else {
+                    throw ValidationError("shard \(shardValue) (from the environment) needs --record FILE.npz: a shard's numbers are partial until `digit-bench merge reconstruct` combines the records")
+                }
+                note("shard \(shardValue): the numbers below cover this shard only; pass --record FILE.npz to merge shards")
+            }
             let dataset = try openDataset(input)
             let loader = DatasetLoader(dataset: dataset, recipe: codec.recipe, batchSize: batch, onError: OnError(rawValue: onError)!, shard: shardValue)
             let total = loader.indices.count
-            guard total > 0 else { throw ValidationError("\(input): no images") }
+            guard total > 0 || shardValue.count > 1 else { throw ValidationError("\(input): no images") }
             if let save { try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true) }
 
-            var metrics = ReconMetrics(protocol: proto)
-            var histogram: [Int] = []
-            var bits = 0.0, pixels = 0
-            var accOrig = GaussianAccumulator(dimension: InceptionFeature.pool3.dimension)
-            var accRecon = GaussianAccumulator(dimension: InceptionFeature.pool3.dimension)
+            var totals = ReconTotals(protocol: proto)
             var gridTiles: [RGBImage] = []
             var progress = ImageProgress(label: "reconstruct \(codec.id)", total: total, quiet: quiet)
             var done = 0
@@ -320,24 +323,24 @@ extension DigitBenchCommand {
                 case let .jpeg(j):
                     let (out, bytes) = try j.roundTrip(images)
                     (truth, recon) = (images, out)
-                    bits += Double(bytes.reduce(0, +) * 8)
+                    totals.bits += Double(bytes.reduce(0, +) * 8)
                 case let .neural(t):
                     let x = t.modelInput(images)
                     let enc = try t.encode(x)
                     let decoded = try t.decode(enc.tokens)
                     recon = Self.outputImages(t, decoded)
                     truth = proto.isOpenMAGVIT2 ? Self.outputImages(t, x) : images
-                    if histogram.isEmpty { histogram = [Int](repeating: 0, count: t.codebookSize) }
-                    for id in enc.tokens.indices { histogram[id] += 1 }
-                    bits += t.bitsPerPixel * Double(images.count * images.height * images.width)
+                    if totals.histogram.isEmpty { totals.histogram = [Int](repeating: 0, count: t.codebookSize) }
+                    for id in enc.tokens.indices { totals.histogram[id] += 1 }
+                    totals.bits += t.bitsPerPixel * Double(images.count * images.height * images.width)
                     if proto == .llamagen { truthFloat = Self.unitRange(x, range: t.inputRange) }
                     if proto.isOpenMAGVIT2 && net != nil { reconFloat = Self.unitRange(decoded, range: t.inputRange) }
                 }
-                pixels += images.count * images.height * images.width
+                totals.pixels += images.count * images.height * images.width
                 let plane = images.height * images.width * 3
                 for i in 0..<images.count {
                     let tf = truthFloat.map { Self.hwc($0, index: i) }
-                    try metrics.add(truth: truth.image(i), recon: recon.image(i), truthFloat: tf)
+                    try totals.metrics.add(truth: truth.image(i), recon: recon.image(i), truthFloat: tf)
                     if gridTiles.count < 32 { gridTiles += [truth.image(i), recon.image(i)] }
                     if let save {
                         let name = String(format: "%06d.png", b.indices[i])
@@ -347,17 +350,17 @@ extension DigitBenchCommand {
                 _ = plane
                 if let net {
                     let p = proto.inception
-                    if reference == nil { accOrig.add(try net.extract(truth, protocol: p, features: [.pool3])[.pool3]!) }
+                    if reference == nil { totals.accOrig.add(try net.extract(truth, protocol: p, features: [.pool3])[.pool3]!) }
                     if let reconFloat {
                         // Float reconstructions in [0, 1] (pytorch-fid's ToTensor scale), not requantised.
                         let (h, w) = (reconFloat.dim(2), reconFloat.dim(3))
                         for i in 0..<images.count {
                             let one = Tensor(shape: [1, 3, h, w], scalars: Array(reconFloat.scalars[i * 3 * h * w..<(i + 1) * 3 * h * w]))
                             let f = net.forward(p.networkInput(one, side: net.configuration.image_size), features: [.pool3]).features[.pool3]!
-                            accRecon.add(Tensor(shape: [1, f.count], scalars: f))
+                            totals.accRecon.add(Tensor(shape: [1, f.count], scalars: f))
                         }
                     } else {
-                        accRecon.add(try net.extract(recon, protocol: p, features: [.pool3])[.pool3]!)
+                        totals.accRecon.add(try net.extract(recon, protocol: p, features: [.pool3])[.pool3]!)
                     }
                 }
                 done += images.count
@@ -369,24 +372,40 @@ extension DigitBenchCommand {
                 try ImageCodec.writeAtomically(try ImageCodec.encodePNG(SampleGrid.make(gridTiles, columns: 4, labels: labels)), to: URL(fileURLWithPath: grid))
             }
 
-            // Assemble.
-            let weightsText = seeded ? "SEEDED (tokenizer and Inception are test weights; numbers are NOT real)" : (codec.seeded ? "SEEDED" : "real")
-            var rows: [(String, String)] = [("tokenizer", codec.id), ("weights", weightsText), ("protocol", proto.rawValue),
-                                            ("images", "\(done)\(skipped.isEmpty ? "" : " (\(skipped.count) skipped)")"), ("data", input)]
-            var out: [String: Any] = ["tokenizer": codec.id, "seeded": seeded, "weights": weightsText, "protocol": proto.rawValue,
-                                      "images": done, "data": input, "skipped": skipped.map { ["index": $0.index, "id": $0.id, "reason": $0.reason] }]
+            totals.images = done
+            totals.skipped = skipped
+            var context = ReconContext(
+                tokenizer: codec.id, seeded: seeded, codecSeeded: codec.seeded, isJPEG: { if case .jpeg = codec { return true }; return false }(),
+                protocolName: proto.rawValue, input: input, inception: net.map(EvalOptions.describeWeights), referenceStats: referenceStats)
+            if let record {
+                context.stamp = ShardStamp(shard: shardValue, range: loader.indices, total: dataset.count,
+                                           identity: context.identity(items: RunIdentity.items(of: dataset), checkpoint: checkpoint, noEMA: noEMA))
+                try ReconRecord.write(totals, context: context, to: URL(fileURLWithPath: sharding.output(record, for: shardValue)))
+            }
+            return try Self.assemble(totals, context: context, reference: reference?.stats, shard: shardValue)
+        }
+
+        /// The result table and JSON of a run (or of merged shard records).
+        static func assemble(_ t: ReconTotals, context c: ReconContext, reference: GaussianStatistics?, shard: Shard = .all) throws -> Result {
+            let proto = ReconProtocol(rawValue: c.protocolName)!
+            let weightsText = c.seeded ? "SEEDED (tokenizer and Inception are test weights; numbers are NOT real)" : (c.codecSeeded ? "SEEDED" : "real")
+            var rows: [(String, String)] = [("tokenizer", c.tokenizer), ("weights", weightsText), ("protocol", proto.rawValue),
+                                            ("images", "\(t.images)\(t.skipped.isEmpty ? "" : " (\(t.skipped.count) skipped)")\(shard == .all ? "" : " (shard \(shard))")"),
+                                            ("data", c.input)]
+            var out: [String: Any] = ["tokenizer": c.tokenizer, "seeded": c.seeded, "weights": weightsText, "protocol": proto.rawValue,
+                                      "images": t.images, "data": c.input, "skipped": t.skipped.map { ["index": $0.index, "id": $0.id, "reason": $0.reason] }]
+            if shard != .all { out["shard"] = shard.description }
             var metricJSON: [String: Any] = [:]
-            for (key, desc, v) in metrics.summary {
+            for (key, desc, v) in t.metrics.summary {
                 rows.append((key, "\(formatMetric(v))  [\(desc)]"))
                 metricJSON[key] = ["value": jsonNumber(v), "protocol": desc]
             }
-            let bpp = pixels > 0 ? bits / Double(pixels) : .nan
-            let bppDesc: String
-            if case .jpeg = codec { bppDesc = "JPEG file bytes * 8 / pixels" } else { bppDesc = "log2(codebook) / downsample^2" }
+            let bpp = t.pixels > 0 ? t.bits / Double(t.pixels) : .nan
+            let bppDesc = c.isJPEG ? "JPEG file bytes * 8 / pixels" : "log2(codebook) / downsample^2"
             rows.append(("bits_per_pixel", "\(formatMetric(bpp))  [\(bppDesc)]"))
             metricJSON["bits_per_pixel"] = ["value": jsonNumber(bpp), "protocol": bppDesc]
-            if !histogram.isEmpty {
-                let u = CodebookUsage(histogram: histogram)
+            if !t.histogram.isEmpty {
+                let u = CodebookUsage(histogram: t.histogram)
                 rows.append(("codebook_usage", String(format: "%.6f (%d of %d codes)", u.fraction, u.used, u.codebookSize)))
                 rows.append(("codebook_perplexity", formatMetric(u.perplexity)))
                 rows.append(("codebook_entropy_bits", formatMetric(u.entropyBits)))
@@ -394,19 +413,23 @@ extension DigitBenchCommand {
                 metricJSON["codebook_perplexity"] = ["value": u.perplexity]
                 metricJSON["codebook_entropy_bits"] = ["value": u.entropyBits]
             }
-            if let net {
-                let p = proto.inception
-                let origStats = try reference?.stats ?? Self.statistics(accOrig, protocol: p)
-                let reconStats = try Self.statistics(accRecon, protocol: p)
-                let fd = try FrechetDistance.compute(origStats, reconStats, protocol: p.frechetProtocol)
-                let desc = "Inception pool3 \(p.rawValue)\(proto.isOpenMAGVIT2 ? " on float reconstructions" : " on uint8 reconstructions"), originals: \(referenceStats ?? "this run"), Inception \(EvalOptions.describeWeights(net))"
-                rows.append(("rfid", "\(formatMetric(fd.value))  [\(desc)]"))
-                metricJSON["rfid"] = ["value": jsonNumber(fd.value), "protocol": desc]
+            if let inception = c.inception {
+                if shard.count > 1 {
+                    rows.append(("rfid", "not computed per shard (merge the --record files)"))
+                } else {
+                    let p = proto.inception
+                    let origStats = try reference ?? Self.statistics(t.accOrig, protocol: p)
+                    let reconStats = try Self.statistics(t.accRecon, protocol: p)
+                    let fd = try FrechetDistance.compute(origStats, reconStats, protocol: p.frechetProtocol)
+                    let desc = "Inception pool3 \(p.rawValue)\(proto.isOpenMAGVIT2 ? " on float reconstructions" : " on uint8 reconstructions"), originals: \(c.referenceStats ?? "this run"), Inception \(inception)"
+                    rows.append(("rfid", "\(formatMetric(fd.value))  [\(desc)]"))
+                    metricJSON["rfid"] = ["value": jsonNumber(fd.value), "protocol": desc]
+                }
             } else {
                 rows.append(("rfid", "skipped (--no-fid)"))
             }
             out["metrics"] = metricJSON
-            return Result(rows: rows, json: out, metrics: metrics)
+            return Result(rows: rows, json: out, metrics: t.metrics)
         }
 
         /// Statistics as `stats` writes them: float32 means for protocols whose reference uses them.

@@ -56,6 +56,20 @@ public final class ADMBatchWriter {
         try writer.beginArray(name: "arr_0", dtype: .uint8, shape: [count, height, width, 3])
     }
 
+    /// Appends `count` images' raw bytes (N, H, W, 3) at once, e.g. a slice of another batch.
+    public func append(rawImages bytes: UnsafeRawBufferPointer, labels: [Int64]?) throws {
+        let n = bytes.count / (height * width * 3)
+        guard n * height * width * 3 == bytes.count, written + n <= count else {
+            throw ImageError.dataset(path: url.path, reason: "\(bytes.count) bytes are not whole \(width)x\(height) images within the \(count) declared")
+        }
+        if withLabels {
+            guard let labels, labels.count == n else { throw ImageError.dataset(path: url.path, reason: "\(n) images need \(n) labels") }
+            self.labels += labels
+        }
+        try writer.append(bytes)
+        written += n
+    }
+
     /// Appends the next image (all images share one size) and its label.
     public func append(_ image: RGBImage, label: Int? = nil, id: String) throws {
         guard image.width == width, image.height == height else {
@@ -70,10 +84,12 @@ public final class ADMBatchWriter {
         written += 1
     }
 
-    /// Closes `arr_0`, writes `arr_1` and moves the file into place.
-    public func finish() throws {
+    /// Closes `arr_0`, writes `arr_1` and any `extra` arrays (e.g. metadata the ADM evaluator
+    /// ignores), and moves the file into place.
+    public func finish(extra: [(name: String, array: NPYArray)] = []) throws {
         try writer.endArray()
         if withLabels { try writer.add(name: "arr_1", array: NPYArray(int64: labels, shape: [labels.count])) }
+        for (name, array) in extra { try writer.add(name: name, array: array) }
         try writer.finish()
     }
 }

@@ -22,7 +22,8 @@ import _DigitTestSupport
 
     static func evaluate(_ args: [String]) throws -> DigitBenchCommand.Reconstruct.Result {
         let cmd = try DigitBenchCommand.parseAsRoot(["reconstruct"] + args)
-        return try #require(cmd as? DigitBenchCommand.Reconstruct).evaluate()
+        let r = try #require(cmd as? DigitBenchCommand.Reconstruct)
+        return try ModelTestLock.run { try r.evaluate() }
     }
 
     static func value(_ r: DigitBenchCommand.Reconstruct.Result, _ key: String) -> Any? {
