@@ -23,7 +23,16 @@ def torch_threads(threads: int):
 
 
 def peak_rss_kb() -> int:
-    """This process's peak resident set (Linux ru_maxrss is in kB)."""
+    """This process's peak resident set in kB: VmHWM of /proc/self/status. (ru_maxrss is not used:
+    Linux carries the parent's high-water mark across fork + exec, so a child started by a large
+    process would report the parent's peak.)"""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
