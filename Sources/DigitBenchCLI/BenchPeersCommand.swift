@@ -677,6 +677,7 @@ enum PeerConsole {
                 s += "\n"
             }
             s += "  check         \(r.check)\n"
+            if !r.notes.isEmpty { s += "  notes         \(r.notes)\n" }
         }
         return s
     }
