@@ -38,16 +38,9 @@ extension DigitBenchCommand.Bench {
                 (x, y) = Self.synthetic(n: n, dim: dim, classes: classes)
             }
             let k = Int(y.max()!) + 1
-            var options = LogisticRegression.Options()
-            options.c = c
-            options.lbfgs.maxIterations = maxIter
-            options.lbfgs.gradientTolerance = tol
             guard let p = LogisticRegression.Precision(rawValue: precision) else { throw ValidationError("--precision float32|float64") }
-            options.precision = p
             let c0 = clock(), t0 = Date()
-            let fit = try LogisticRegression.fitSelectingC(x, labels: y, classes: k, options: options) {
-                FileHandle.standardError.write(Data("bench probe: \($0)\n".utf8))
-            }
+            let fit = try Self.fit(x, labels: y, classes: k, c: c, maxIter: maxIter, tol: tol, precision: p)
             let wall = Date().timeIntervalSince(t0), cpu = Double(clock() - c0) / Double(CLOCKS_PER_SEC)
             let acc = fit.head.evaluate(x, labels: y)
             print("machine: \(Threads.blasDescription)")
@@ -56,6 +49,19 @@ extension DigitBenchCommand.Bench {
             print(String(format: "fit (standardise + L-BFGS): wall %.2f s, CPU %.2f s; train top-1 %.2f %%", wall, cpu, acc.top1))
             if let s = sklearnSeconds {
                 print(String(format: "scikit-learn (tools/bench_probe_sklearn.py): %.2f s wall -> speed-up %.2fx", s, s / wall))
+            }
+        }
+
+        /// One L-BFGS fit at a single C (standardise + fit), the timed call of this bench and of `bench peers`.
+        static func fit(_ x: FeatureMatrix, labels y: [Int32], classes k: Int, c: Double, maxIter: Int, tol: Double,
+                        precision: LogisticRegression.Precision = .float32) throws -> (head: LinearHead, notes: [String]) {
+            var options = LogisticRegression.Options()
+            options.c = c
+            options.lbfgs.maxIterations = maxIter
+            options.lbfgs.gradientTolerance = tol
+            options.precision = precision
+            return try LogisticRegression.fitSelectingC(x, labels: y, classes: k, options: options) {
+                FileHandle.standardError.write(Data("bench probe: \($0)\n".utf8))
             }
         }
 
