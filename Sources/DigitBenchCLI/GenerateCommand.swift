@@ -174,7 +174,9 @@ enum GeneratorLoader {
             if let missing = WeightsRegistry.firstMissing(for: id.rawValue) {
                 throw WeightsError.missing(id: missing.id, message: WeightsRegistry.missingMessage(for: missing))
             }
-            let file = try WeightsRegistry.files(usedBy: id.rawValue).first.unwrap(or: "no weights registered for \(id.rawValue)")
+            // The generator's own file (LlamaGen GPTs also list the shared VQ file).
+            let files = WeightsRegistry.files(usedBy: id.rawValue)
+            let file = try (files.first { $0.usedBy == [id.rawValue] } ?? files.first).unwrap(or: "no weights registered for \(id.rawValue)")
             url = WeightsHome().path(for: file)
         }
         // LlamaGen: {'model': state_dict} (DDP) or a raw state dict (FSDP); Open-MAGVIT2: Lightning.
@@ -186,10 +188,19 @@ enum GeneratorLoader {
     }
 
     static func load(_ id: GeneratorID, weights: String, checkpoint: String?) throws -> any ImageGenerator {
-        if id.isLlamaGen {
-            throw ValidationError("\(id.rawValue): the LlamaGen VQ decoder is not wired into `generate` yet; use `digit-bench logits` for the transformer alone")
-        }
         let w = try self.weights(id, weights: weights, checkpoint: checkpoint)
+        if id.isLlamaGen {
+            let gpt = try LlamaGenGPT(config: .preset(id.size)!, weights: w)
+            if weights == "seeded" { return LlamaGenGenerator(id: id, gpt: gpt, vq: try LlamaGenVQ(seeded: .vq16), usesSeededWeights: true) }
+            // The VQ-16 tokenizer decodes every LlamaGen c2i model's tokens.
+            let file = try WeightsRegistry.file("llamagen-vq16").unwrap(or: "no weights registered for llamagen-vq16")
+            let url = WeightsHome().path(for: file)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw WeightsError.missing(id: file.id, message: WeightsRegistry.missingMessage(for: file))
+            }
+            let vq = try LlamaGenVQ(.vq16, stateDict: try Checkpoint.load(url).stateDict)
+            return LlamaGenGenerator(id: id, gpt: gpt, vq: vq, usesSeededWeights: false)
+        }
         return try OpenMAGVIT2Generator(config: .preset(id.size)!, weights: w)
     }
 }

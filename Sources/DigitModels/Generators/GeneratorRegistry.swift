@@ -105,3 +105,31 @@ extension OpenMAGVIT2Generator: ImageGenerator {
         return tokenizer.outputImages(x)
     }
 }
+
+/// LlamaGen class-conditional sampling (`autoregressive/sample/sample_c2i.py`): GPT tokens, then
+/// `vq_model.decode_code(index_sample, qzshape)` with the VQ-16 tokenizer and LlamaGen's
+/// `clamp(127.5 x + 128, 0, 255)` to uint8.
+public final class LlamaGenGenerator: ImageGenerator, @unchecked Sendable {
+    public let id: GeneratorID
+    public let gpt: LlamaGenGPT
+    public let vq: LlamaGenVQ
+    public let usesSeededWeights: Bool
+
+    public init(id: GeneratorID, gpt: LlamaGenGPT, vq: LlamaGenVQ, usesSeededWeights: Bool) {
+        precondition(id.isLlamaGen, "LlamaGenGenerator: \(id.rawValue) is not a LlamaGen model")
+        self.id = id
+        self.gpt = gpt
+        self.vq = vq
+        self.usesSeededWeights = usesSeededWeights
+    }
+
+    public var numClasses: Int { gpt.config.numClasses }
+
+    /// One sampling configuration (LlamaGen has one token stream).
+    public func generate(classes: [Int], rngs: [SampleRNG], sampling: [SamplingConfiguration]) throws -> ImageBatch {
+        let tokens = gpt.generate(classes: classes, sampling: sampling[0], rngs: rngs)  // B × (g·g)
+        let g = gpt.config.gridSize
+        let grid = TokenGrid(batch: classes.count, height: g, width: g, indices: tokens.flatMap { $0 })
+        return vq.outputImages(try vq.decode(grid))                                      // (B, 3, 16g, 16g) → uint8
+    }
+}
