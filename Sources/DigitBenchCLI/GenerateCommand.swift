@@ -52,6 +52,9 @@ extension DigitBenchCommand {
         @Option(help: "Sampling temperature (Open-MAGVIT2: one value or two comma-separated).")
         var temperature: String?
 
+        @Option(name: .customLong("image-size"), help: "Image size in pixels (LlamaGen: a multiple of 16, the token grid is size/16 square, e.g. 384 for the *_384 checkpoints; Open-MAGVIT2: 256).")
+        var imageSize: Int = 256
+
         @Option(help: "Run seed; sample i uses (seed, i).")
         var seed: UInt64 = 0
 
@@ -72,6 +75,10 @@ extension DigitBenchCommand {
             guard num > 0, batch > 0 else { throw ValidationError("--num and --batch must be positive") }
             _ = try Shard(parsing: shard)
             _ = try ClassSchedule(parsing: classes)
+            let id = GeneratorID(rawValue: model)!
+            guard id.isLlamaGen ? (imageSize >= 16 && imageSize % 16 == 0) : imageSize == 256 else {
+                throw ValidationError("--image-size \(imageSize): \(id.isLlamaGen ? "LlamaGen needs a multiple of 16" : "Open-MAGVIT2 generates 256 px only")")
+            }
         }
 
         func run() throws {
@@ -85,7 +92,7 @@ extension DigitBenchCommand {
 
             let range = shard.range(of: num)
             let todo = range.filter { !FileManager.default.fileExists(atPath: Self.samplePath(dir, $0).path) }
-            let generator = try GeneratorLoader.load(id, weights: weights, checkpoint: checkpoint)
+            let generator = try GeneratorLoader.load(id, weights: weights, checkpoint: checkpoint, imageSize: imageSize)
             let note = generator.usesSeededWeights ? " on SEEDED weights (not real model outputs)" : ""
             log("generate: \(id.rawValue)\(note), samples \(range.lowerBound)..<\(range.upperBound) (shard \(shard)), \(range.count - todo.count) already done, seed \(seed)")
             let start = Date()
@@ -187,10 +194,12 @@ enum GeneratorLoader {
         return Weights(stateDict: sd)
     }
 
-    static func load(_ id: GeneratorID, weights: String, checkpoint: String?) throws -> any ImageGenerator {
+    static func load(_ id: GeneratorID, weights: String, checkpoint: String?, imageSize: Int = 256) throws -> any ImageGenerator {
         let w = try self.weights(id, weights: weights, checkpoint: checkpoint)
         if id.isLlamaGen {
-            let gpt = try LlamaGenGPT(config: .preset(id.size)!, weights: w)
+            // The token grid is imageSize/16 square (VQ-16); the rotary table follows the block size.
+            let grid = imageSize / 16
+            let gpt = try LlamaGenGPT(config: .preset(id.size, blockSize: grid * grid)!, weights: w)
             if weights == "seeded" { return LlamaGenGenerator(id: id, gpt: gpt, vq: try LlamaGenVQ(seeded: .vq16), usesSeededWeights: true) }
             // The VQ-16 tokenizer decodes every LlamaGen c2i model's tokens.
             let file = try WeightsRegistry.file("llamagen-vq16").unwrap(or: "no weights registered for llamagen-vq16")

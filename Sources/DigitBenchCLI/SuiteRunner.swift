@@ -244,11 +244,8 @@ struct SuiteRunner {
         guard let n = row.numSamples else { throw ValidationError("generate row without num_samples") }
         let samples = work.appendingPathComponent("samples-\(weightsMode.rawValue)")
         var args = ["--model", model, "--weights", weightsMode.rawValue, "--num", "\(n)", "--seed", "\(row.seed ?? 0)", "-o", samples.path]
-        if let size = row.options["image_size"], size != "256" {
-            throw NotRun(kind: .unsupported, message: "not supported by `suite run` yet: `generate` samples at 256 px only (this row: image_size \(size))")
-        }
         // Suites write per-sub-token values as "1.9/2.0"; `generate` takes "1.9,2.0".
-        for (key, flag) in [("cfg", "--cfg"), ("classes", "--classes"), ("top_k", "--top-k"), ("top_p", "--top-p"), ("temperature", "--temperature"), ("batch", "--batch")] {
+        for (key, flag) in [("cfg", "--cfg"), ("classes", "--classes"), ("top_k", "--top-k"), ("top_p", "--top-p"), ("temperature", "--temperature"), ("batch", "--batch"), ("image_size", "--image-size")] {
             if let v = row.options[key] { args += [flag, key == "classes" ? v : v.replacingOccurrences(of: "/", with: ",")] }
         }
         let gen = try DigitBenchCommand.Generate.parse(args)
