@@ -372,12 +372,17 @@ struct SuiteRunner {
         guard !options.seeded else { return }
         let home = WeightsHome(environment: options.environment)
         var missing: [WeightFile] = []
-        for id in registryIDs(row) {
-            if let f = WeightsRegistry.firstMissing(for: id, home: home), !missing.contains(f) { missing.append(f) }
+        func usable(_ f: WeightFile) -> Bool { (try? WeightsRegistry.status(of: f, home: home, hash: false))?.isUsable == true }
+        // The row's `checkpoints` when it lists them (e.g. the 256-px file of a model that also has a
+        // 384-px one), else every file of its model/tokenizer; plus the Inception when needed. A file
+        // whose alternative is present, or already listed as missing, is not listed.
+        var needed = row.checkpoints.compactMap(WeightsRegistry.file)
+        for id in registryIDs(row) where row.checkpoints.isEmpty || id == "inception-v3" {
+            needed += WeightsRegistry.files(usedBy: id)
         }
-        for id in row.checkpoints {
-            guard let f = WeightsRegistry.file(id), !missing.contains(f) else { continue }
-            if (try? WeightsRegistry.status(of: f, home: home, hash: false))?.isUsable != true { missing.append(f) }
+        for f in needed where !missing.contains(f) && !usable(f) {
+            if let alt = f.alternative.flatMap(WeightsRegistry.file), usable(alt) || missing.contains(alt) { continue }
+            missing.append(f)
         }
         guard let first = missing.first else { return }
         let text = missing.map { Self.needsWeights($0, home: home) }.joined(separator: "; ")
