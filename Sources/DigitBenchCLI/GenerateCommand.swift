@@ -39,11 +39,11 @@ extension DigitBenchCommand {
         @Option(name: .customLong("stage2-checkpoint"), help: "DiGIT: the stage-2 checkpoint (default: digit_{base,large}_*_stage2.pt under $DIGIT_BENCH_HOME/weights); --checkpoint is stage 1.")
         var stage2Checkpoint: String?
 
-        @Option(name: .customLong("image-size"), help: "LlamaGen: generated size, 256 (16x16 tokens; B, L) or 384 (24x24; default for XL, XXL, 3B), as upstream --image-size.")
+        @Option(name: .customLong("image-size"), help: "LlamaGen: generated size, 256 (16x16 tokens; B, L) or 384 (24x24; default for XL, XXL, 3B), as upstream --image-size. With seeded weights or --checkpoint any multiple of 16 (smaller sizes make quick smoke runs).")
         var imageSize: Int?
 
-        @Option(name: .customLong("image-size-eval"), help: "LlamaGen: size of the written images; 384-px samples are resized bicubically to it, as upstream --image-size-eval.")
-        var imageSizeEval: Int = 256
+        @Option(name: .customLong("image-size-eval"), help: "LlamaGen: size of the written images (default 256, or the generated size when smaller); 384-px samples are resized bicubically to it, as upstream --image-size-eval.")
+        var imageSizeEval: Int?
 
         @Option(help: "real: released checkpoints; seeded: deterministic stand-in weights (tests, dry runs).")
         var weights: String = "real"
@@ -84,6 +84,7 @@ extension DigitBenchCommand {
             guard ["real", "seeded"].contains(weights) else { throw ValidationError("--weights must be real or seeded") }
             guard num > 0, batch > 0 else { throw ValidationError("--num and --batch must be positive") }
             _ = try ClassSchedule(parsing: classes)
+            if let imageSize, imageSize < 16 || imageSize % 16 != 0 { throw ValidationError("--image-size \(imageSize) is not a positive multiple of 16") }
         }
 
         func run() throws {
@@ -221,7 +222,9 @@ enum GeneratorLoader {
             if let missing = WeightsRegistry.firstMissing(for: id.rawValue) {
                 throw WeightsError.missing(id: missing.id, message: WeightsRegistry.missingMessage(for: missing))
             }
-            let file = try WeightsRegistry.files(usedBy: id.rawValue).first.unwrap(or: "no weights registered for \(id.rawValue)")
+            // The generator's own file (LlamaGen GPTs also list the shared VQ file).
+            let files = WeightsRegistry.files(usedBy: id.rawValue)
+            let file = try (files.first { $0.usedBy == [id.rawValue] } ?? files.first).unwrap(or: "no weights registered for \(id.rawValue)")
             url = WeightsHome().path(for: file)
         }
         return Weights(stateDict: try Checkpoint.load(url, select: "state_dict").0)
@@ -266,7 +269,7 @@ enum GeneratorLoader {
     }
 
     static func load(_ id: GeneratorID, weights: String, checkpoint: String?, vqCheckpoint: String? = nil, stage2Checkpoint: String? = nil,
-                     imageSize: Int? = nil, evalSize: Int = 256) throws -> any ImageGenerator {
+                     imageSize: Int? = nil, evalSize: Int? = nil) throws -> any ImageGenerator {
         if id.isDiGIT {
             guard imageSize == nil || imageSize == 256, vqCheckpoint == nil else {
                 throw ValidationError("\(id.rawValue) generates 256-px images; --image-size and --vq-checkpoint are for LlamaGen models")
@@ -276,11 +279,12 @@ enum GeneratorLoader {
         if stage2Checkpoint != nil { throw ValidationError("--stage2-checkpoint is for DiGIT models") }
         if id.isLlamaGen {
             let size = imageSize ?? LlamaGenGenerator.imageSizes(id).first!
-            guard LlamaGenGenerator.imageSizes(id).contains(size) else {
+            // The registry holds the released sizes; seeded weights and explicit checkpoints take any multiple of 16.
+            guard LlamaGenGenerator.imageSizes(id).contains(size) || weights == "seeded" || checkpoint != nil else {
                 throw ValidationError("\(id.rawValue) is released at \(LlamaGenGenerator.imageSizes(id).map(String.init).joined(separator: " or ")) px, not \(size)")
             }
             let (g, v) = try llamaGenWeights(id, imageSize: size, weights: weights, checkpoint: checkpoint, vqCheckpoint: vqCheckpoint)
-            return try LlamaGenGenerator(id: id, imageSize: size, evalSize: evalSize, gptWeights: g, vqWeights: v)
+            return try LlamaGenGenerator(id: id, imageSize: size, evalSize: evalSize ?? min(size, 256), gptWeights: g, vqWeights: v)
         }
         guard imageSize == nil || imageSize == 256, vqCheckpoint == nil else {
             throw ValidationError("\(id.rawValue) generates 256-px images from one checkpoint; --image-size and --vq-checkpoint are for LlamaGen models")

@@ -156,6 +156,18 @@ struct ReconMetrics {
     }
 }
 
+/// Writes a labelled grid PNG of `images` (atomically), tiles downscaled to `tile` pixels wide
+/// (Pillow box filter) when given.
+func writeGrid(_ images: [RGBImage], columns: Int, labels: [String]?, tile: Int?, to url: URL) throws {
+    let tiles = images.map { im -> RGBImage in
+        guard let tile, im.width > tile else { return im }
+        let h = max(1, Int((Double(im.height) * Double(tile) / Double(im.width)).rounded()))
+        return Resample.resize(im, width: tile, height: h, filter: .box)
+    }
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try ImageCodec.writeAtomically(try ImageCodec.encodePNG(SampleGrid.make(tiles, columns: columns, labels: labels)), to: url)
+}
+
 /// A JSON-safe number: non-finite values become "inf", "-inf", "nan".
 func jsonNumber(_ v: Double) -> Any {
     v.isFinite ? v : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"))
@@ -243,6 +255,9 @@ extension DigitBenchCommand {
         @Option(help: "Write a side-by-side original/reconstruction grid PNG (first 16 images).")
         var grid: String?
 
+        @Option(name: .customLong("grid-tile"), help: "Downscale the grid's tiles to this many pixels wide (box filter; default: full size).")
+        var gridTile: Int?
+
         @Flag(help: "Print the result as JSON on stdout.")
         var json = false
 
@@ -255,6 +270,7 @@ extension DigitBenchCommand {
                 throw ValidationError("--protocol must be one of \(ReconProtocol.allCases.map(\.rawValue).joined(separator: ", ")), got '\(p)'")
             }
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            if let gridTile, gridTile < 8 { throw ValidationError("--grid-tile must be at least 8") }
             guard OnError(rawValue: onError) != nil else { throw ValidationError("--on-error must be fail or skip, got '\(onError)'") }
         }
 
@@ -369,7 +385,7 @@ extension DigitBenchCommand {
             progress.finish(done)
             if let grid, !gridTiles.isEmpty {
                 let labels = (0..<gridTiles.count).map { $0 % 2 == 0 ? "ORIGINAL" : "RECON" }
-                try ImageCodec.writeAtomically(try ImageCodec.encodePNG(SampleGrid.make(gridTiles, columns: 4, labels: labels)), to: URL(fileURLWithPath: grid))
+                try writeGrid(gridTiles, columns: 4, labels: labels, tile: gridTile, to: URL(fileURLWithPath: grid))
             }
 
             totals.images = done

@@ -7,7 +7,7 @@ extension DigitBenchCommand {
         static let configuration = CommandConfiguration(
             commandName: "suite",
             abstract: "Work with suite files (suites/*.yaml).",
-            subcommands: [Validate.self])
+            subcommands: [Validate.self, Run.self])
 
         struct Validate: ParsableCommand {
             static let configuration = CommandConfiguration(

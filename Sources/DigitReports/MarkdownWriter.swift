@@ -84,10 +84,21 @@ public enum MarkdownWriter {
 
         if let plot = options.plotFile { out += "![FID against parameters](\(plot))\n\n" }
 
+        // Why rows were not run (e.g. "needs weights: FILE (sha256 …, from …, put at …)") or failed.
+        let reasons = r.rows.filter { $0.status != .ok }.compactMap { row in
+            (row.message ?? row.missing.map { "\($0) missing" }).map { (row.id, row.status, $0) }
+        }
+        if !reasons.isEmpty {
+            out += "Rows not run or failed:\n\n"
+            for (id, status, text) in reasons { out += "- `\(id)` (\(status.rawValue)): \(escape(text))\n" }
+            out += "\n"
+        }
+
+        // Sample / reconstruction grids, shown inline (each image links to the full file).
         let images = r.rows.flatMap { row in (row.images ?? []).map { (row.id, $0) } }
         if !images.isEmpty {
             out += "Images:\n\n"
-            for (id, path) in images { out += "- `\(id)`: [\(path)](\(path))\n" }
+            for (id, path) in images { out += "- `\(id)`\(r.row(id)?.weights == .seeded ? " (seeded)" : ""):\n\n  [![\(id)](\(path))](\(path))\n" }
             out += "\n"
         }
 

@@ -144,7 +144,7 @@ extension InceptionV3 {
         Threads.withSingleThreadedBLAS {
             perImage.withUnsafeMutableBufferPointer { slots in
                 let slots = slots
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                parallelFor(workers) { worker in  // workers join the single-threaded BLAS section
                     for i in stride(from: worker, to: n, by: workers) {
                         let x = inputProtocol.networkInput(images, index: i, side: configuration.image_size)
                         slots[i] = forward(x, features: wanted).features
