@@ -48,7 +48,8 @@ extension DigitBenchCommand {
             let rows: [(String, String)] = [
                 ("protocol", inputProtocol.rawValue),
                 ("images", "\(images) of \(size)x\(size) -> 299x299"),
-                ("threads", "\(Threads.count)"),
+                ("threads", "\(Threads.count); group of \(min(InceptionV3.maxGroup, max(1, (images + Threads.count - 1) / Threads.count))) images per worker"),
+                ("load average", loadAverage().map { String(format: "%.2f", $0) }.joined(separator: " ") + " (timings are shared-machine numbers when this is above ~1)"),
                 ("conv+fc GFLOP/image", String(format: "%.2f", flops / 1e9)),
                 ("sgemm GFLOP/s", String(format: "%.1f wall, %.1f per CPU-second (1024^3, measured now)", sgemm.wall, sgemm.cpu)),
                 ("seconds/image", String(format: "%.3f", perImage)),
@@ -64,7 +65,7 @@ extension DigitBenchCommand {
                     "gflop_per_image": flops / 1e9, "sgemm_gflops": sgemm.wall, "sgemm_gflops_per_cpu_second": sgemm.cpu, "seconds_per_image": perImage,
                     "images_per_second": 1 / perImage, "cpu_seconds_per_image": cpuPerImage, "fraction_of_sgemm_bound": bound / perImage, "fraction_of_sgemm_bound_cpu": boundCPU / cpuPerImage,
                     "pytorch_fid_seconds_per_image_loaded": torchLoaded, "pytorch_fid_seconds_per_image_idle_estimate": torchIdle,
-                    "weights": "seeded",
+                    "weights": "seeded", "load_average": loadAverage(),
                 ]
                 let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
