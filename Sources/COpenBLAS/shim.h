@@ -27,6 +27,10 @@ void dgees_(const char *jobvs, const char *sort, int (*select)(const double *, c
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
 void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda,
              double *b, const int *ldb, int *info, size_t uplo_len);
+// Reduction of the symmetric-definite generalized eigenproblem to standard form (itype 2/3 with
+// uplo "L": A := Lᵀ A L for the dpotrf factor B = L Lᵀ), double precision.
+void dsygst_(const int *itype, const char *uplo, const int *n, double *a, const int *lda,
+             const double *b, const int *ldb, int *info, size_t uplo_len);
 // General linear solve, double precision.
 void dgesv_(const int *n, const int *nrhs, double *a, const int *lda, int *ipiv, double *b,
             const int *ldb, int *info);

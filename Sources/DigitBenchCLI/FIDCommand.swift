@@ -12,8 +12,9 @@ extension DigitBenchCommand {
                 a statistics .npz (pytorch-fid `mu`/`sigma`, an ADM reference batch's `mu`/`sigma`, or a \
                 `digit-bench stats` file). ADM reference batches with both are used through their \
                 statistics. The mean term follows the protocol: float32 means for adm/torch-fidelity, \
-                float64 for pytorch-fid/clean-fid. The trace term is the symmetric-eigen form (LAPACK \
-                dsyevd, float64); notes say when a covariance is rank-deficient.
+                float64 for pytorch-fid/clean-fid. The trace term is float64 LAPACK: Cholesky congruence \
+                (dpotrf + dsygst + dsyevd values only), or the symmetric-eigen form when the first \
+                covariance is singular (notes say so, e.g. for fewer images than 2048).
                 """)
 
         @Argument(help: "First input.") var a: String

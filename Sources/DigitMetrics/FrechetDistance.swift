@@ -17,6 +17,30 @@ public enum FrechetProtocol: String, CaseIterable, Codable, Sendable {
     public var float32Means: Bool { self == .torchFidelity || self == .adm }
 }
 
+/// How the trace term `tr(sqrt(Σ1 Σ2))` of a Fréchet distance was computed.
+public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
+    /// Σ1 = L Lᵀ (`dpotrf`), eigenvalues of Lᵀ Σ2 L (`dsygst` + `dsyevd`, values only). The fast
+    /// path, taken whenever Σ1 is numerically positive definite.
+    case cholesky
+    /// Σ1 = V Λ Vᵀ (`dsyevd` with vectors), eigenvalues of Λ^½ Vᵀ Σ2 V Λ^½, with eigenvalues of Σ1
+    /// below the rank tolerance set to 0. Taken when Σ1 is singular or not positive definite
+    /// (`reason` says why), e.g. for fewer samples than dimensions.
+    case eigen(reason: String)
+
+    public var description: String {
+        switch self {
+        case .cholesky: return "cholesky (dpotrf + dsygst + dsyevd values only)"
+        case .eigen(let reason): return "eigen (dsyevd with vectors; \(reason))"
+        }
+    }
+
+    /// Short id for run records: `cholesky` or `eigen`.
+    public var id: String {
+        if case .cholesky = self { return "cholesky" }
+        return "eigen"
+    }
+}
+
 /// A Fréchet distance with the diagnostics of how it was obtained.
 public struct FrechetDistance: Sendable, Equatable {
     /// `|mu1 - mu2|² + tr(Σ1) + tr(Σ2) - 2 tr(sqrt(Σ1 Σ2))`.
@@ -27,10 +51,13 @@ public struct FrechetDistance: Sendable, Equatable {
     public var trace2: Double
     /// `tr(sqrt(Σ1^½ Σ2 Σ1^½))` = `tr(sqrt(Σ1 Σ2))`.
     public var traceSqrtProduct: Double
-    /// Eigenvalues of Σ1 at or below the rank tolerance (`d · ε · λmax`), set to 0. Nonzero for
-    /// rank-deficient covariances (fewer samples than dimensions).
+    /// Which path computed ``traceSqrtProduct``.
+    public var method: FrechetMethod
+    /// Eigenvalues of Σ1 at or below the rank tolerance (`d · ε · λmax`), set to 0 (eigen path
+    /// only). Nonzero for rank-deficient covariances (fewer samples than dimensions).
     public var sigma1EigenvaluesZeroed: Int
-    /// The smallest eigenvalue of Σ1 before clamping.
+    /// The smallest eigenvalue of Σ1 before clamping (eigen path); on the Cholesky path the
+    /// smallest squared pivot of its factor, an upper bound on it.
     public var sigma1MinEigenvalue: Double
     /// Negative eigenvalues of Σ1^½ Σ2 Σ1^½ (rounding noise of a PSD matrix) set to 0.
     public var productEigenvaluesClamped: Int
@@ -39,9 +66,11 @@ public struct FrechetDistance: Sendable, Equatable {
     /// The diagonal offset added to both covariances (pytorch-fid's `eps` fallback), if any.
     public var offset: Double
 
-    /// Human-readable notes for run records ("3 eigenvalues of sigma1 ≤ 1e-13 set to 0").
+    /// Human-readable notes for run records ("3 eigenvalues of sigma1 ≤ 1e-13 set to 0"). Empty on
+    /// the Cholesky path with no clamping; a fallback to the eigen path is always noted.
     public var notes: [String] {
         var n: [String] = []
+        if case .eigen(let reason) = method { n.append("trace term by the eigen form: \(reason)") }
         if sigma1EigenvaluesZeroed > 0 {
             n.append("sigma1 is rank-deficient: \(sigma1EigenvaluesZeroed) eigenvalues ≤ the rank tolerance set to 0 (min \(sigma1MinEigenvalue))")
         }
@@ -54,19 +83,25 @@ public struct FrechetDistance: Sendable, Equatable {
 
     /// The Fréchet distance between N(mu1, Σ1) and N(mu2, Σ2).
     ///
-    /// The trace of the matrix square root uses the symmetric-eigen form: with Σ1 = V Λ Vᵀ,
-    /// `tr(sqrt(Σ1 Σ2)) = Σ sqrt(eig(Λ^½ Vᵀ Σ2 V Λ^½))` (a matrix similar to Σ1^½ Σ2 Σ1^½), two
-    /// `dsyevd` calls (vectors once, values once) and two `dgemm`s in float64. Unlike scipy's
-    /// `sqrtm(Σ1·Σ2)` (Schur form of a non-symmetric product) it cannot produce complex or
-    /// non-finite values: eigenvalues of Σ1 below `d·ε·λmax` and negative eigenvalues of the
-    /// product are set to 0 and counted.
+    /// `tr(sqrt(Σ1 Σ2))` is the sum of the square roots of the eigenvalues of Σ1 Σ2, which are real
+    /// and non-negative for PSD covariances. Two float64 paths (``FrechetMethod``):
+    /// - **Cholesky** (Σ1 positive definite): Σ1 = L Lᵀ, `Σ sqrt(eig(Lᵀ Σ2 L))` — `dpotrf`,
+    ///   `dsygst`, `dsyevd` without vectors (~2.7 d³ flops).
+    /// - **eigen** (fallback when `dpotrf` fails or a squared pivot is ≤ `√ε · max diag(Σ1)`):
+    ///   Σ1 = V Λ Vᵀ, `Σ sqrt(eig(Λ^½ Vᵀ Σ2 V Λ^½))` — two `dsyevd` calls and two `dgemm`s;
+    ///   eigenvalues of Σ1 below `d·ε·λmax` are set to 0 and counted.
+    /// Both are similarity transforms of Σ1 Σ2 (Σ1^½ Σ2 Σ1^½). Unlike scipy's `sqrtm(Σ1·Σ2)` (Schur
+    /// form of a non-symmetric product) neither can produce complex or non-finite values;
+    /// negative product eigenvalues (rounding noise) are set to 0 and counted.
     ///
     /// - Parameters:
     ///   - protocol: how the mean term is formed (see ``FrechetProtocol``).
     ///   - offset: added to both diagonals first (pytorch-fid adds `eps = 1e-6` only when scipy's
-    ///     sqrtm is not finite; the eigen form never needs it, so the default is 0).
+    ///     sqrtm is not finite; these forms never need it, so the default is 0).
+    ///   - forceEigen: use the eigen path even when Σ1 is positive definite (tests, cross-checks).
     public static func compute(
-        _ a: GaussianStatistics, _ b: GaussianStatistics, protocol proto: FrechetProtocol = .pytorchFID, offset: Double = 0
+        _ a: GaussianStatistics, _ b: GaussianStatistics, protocol proto: FrechetProtocol = .pytorchFID, offset: Double = 0,
+        forceEigen: Bool = false
     ) throws -> FrechetDistance {
         let d = a.dimension
         guard b.dimension == d else { throw MetricsError.shapeMismatch(what: "Fréchet distance: second mu", expected: [d], actual: [b.dimension]) }
@@ -95,11 +130,66 @@ public struct FrechetDistance: Sendable, Equatable {
                 s2[i * d + i] += offset
             }
         }
-        var trace1 = 0.0, trace2 = 0.0
+        var trace1 = 0.0, trace2 = 0.0, maxDiag1 = 0.0
         for i in 0..<d {
             trace1 += s1[i * d + i]
             trace2 += s2[i * d + i]
+            maxDiag1 = max(maxDiag1, s1[i * d + i])
         }
+        var trace = TraceSqrt(value: 0, method: .cholesky, zeroed: 0, sigma1Min: 0, clamped: 0, productMin: 0)
+        var reason = "forced"
+        if !forceEigen {
+            // √ε relative to the largest variance: far above rounding noise (d·ε), so a numerically
+            // rank-deficient Σ1 never takes this path; well-conditioned ones always do.
+            let tolerance = Double.ulpOfOne.squareRoot() * maxDiag1
+            switch try SymmetricEigen.productEigenvalues(s1, s2, n: d, pivotTolerance: tolerance) {
+            case .success(let r):
+                trace = sumOfRoots(r.values)
+                trace.sigma1Min = r.minPivotSquared
+            case .failure(let refusal):
+                switch refusal.reason {
+                case .notPositiveDefinite(let k):
+                    reason = "sigma1 is not positive definite (dpotrf: leading minor \(k) of \(d))"
+                case .smallPivot(let p):
+                    reason = "sigma1 is numerically singular (smallest Cholesky pivot² \(p) ≤ √ε · max variance)"
+                }
+                trace = try eigenTraceSqrt(s1, s2, d: d, reason: reason)
+            }
+        } else {
+            trace = try eigenTraceSqrt(s1, s2, d: d, reason: reason)
+        }
+        let value = meanTerm + trace1 + trace2 - 2 * trace.value
+        return FrechetDistance(
+            value: value, meanTerm: meanTerm, trace1: trace1, trace2: trace2, traceSqrtProduct: trace.value,
+            method: trace.method, sigma1EigenvaluesZeroed: trace.zeroed, sigma1MinEigenvalue: trace.sigma1Min,
+            productEigenvaluesClamped: trace.clamped, productMinEigenvalue: trace.productMin, offset: offset)
+    }
+
+    private struct TraceSqrt {
+        var value: Double
+        var method: FrechetMethod
+        var zeroed: Int
+        var sigma1Min: Double
+        var clamped: Int
+        var productMin: Double
+    }
+
+    /// `Σ sqrt(max(0, μ))` over the product's eigenvalues, counting the negative ones.
+    private static func sumOfRoots(_ mu: [Double]) -> TraceSqrt {
+        var r = TraceSqrt(value: 0, method: .cholesky, zeroed: 0, sigma1Min: 0, clamped: 0, productMin: 0)
+        for v in mu {
+            if v < 0 {
+                r.clamped += 1
+                r.productMin = min(r.productMin, v)
+            } else {
+                r.value += v.squareRoot()
+            }
+        }
+        return r
+    }
+
+    /// The eigen path: Σ1 = V Λ Vᵀ, M = Λ^½ (Vᵀ Σ2 V) Λ^½, `Σ sqrt(eig(M))`.
+    private static func eigenTraceSqrt(_ s1: [Double], _ s2: [Double], d: Int, reason: String) throws -> TraceSqrt {
         // Σ1 = V Λ Vᵀ; `vt` holds Vᵀ row-major (row i = eigenvector i).
         let (lambda, vtOpt) = try SymmetricEigen.decompose(s1, n: d, vectors: true)
         let vt = vtOpt!
@@ -125,6 +215,7 @@ public struct FrechetDistance: Sendable, Equatable {
                 }
             }
         }
+        t = []
         m.withUnsafeMutableBufferPointer { pm in
             let pm = pm.baseAddress!
             parallelFor(d, grain: 32) { i in
@@ -133,22 +224,11 @@ public struct FrechetDistance: Sendable, Equatable {
             }
         }
         let (mu, _) = try SymmetricEigen.decompose(m, n: d, vectors: false)
-        var clamped = 0
-        var minProduct = 0.0
-        var traceSqrt = 0.0
-        for v in mu {
-            if v < 0 {
-                clamped += 1
-                minProduct = min(minProduct, v)
-            } else {
-                traceSqrt += v.squareRoot()
-            }
-        }
-        let value = meanTerm + trace1 + trace2 - 2 * traceSqrt
-        return FrechetDistance(
-            value: value, meanTerm: meanTerm, trace1: trace1, trace2: trace2, traceSqrtProduct: traceSqrt,
-            sigma1EigenvaluesZeroed: zeroed, sigma1MinEigenvalue: lambda.first ?? 0,
-            productEigenvaluesClamped: clamped, productMinEigenvalue: minProduct, offset: offset)
+        var r = sumOfRoots(mu)
+        r.method = .eigen(reason: reason)
+        r.zeroed = zeroed
+        r.sigma1Min = lambda.first ?? 0
+        return r
     }
 }
 

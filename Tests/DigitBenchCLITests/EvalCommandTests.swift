@@ -34,15 +34,14 @@ import _DigitTestSupport
         Dictionary(uniqueKeysWithValues: try NPZ.read(contentsOf: url).map { ($0.name, $0.array) })
     }
 
-    // Disabled: captureStdout redirects the process-wide stdout, which Swift Testing and the tests
-    // running in parallel also write to, so the captured `fid --json` text is not pure JSON. The
-    // stats half of this test needs to move to a subprocess run of the built binary.
-    @Test(.disabled("captures process-wide stdout while other tests print; rewrite as a subprocess test"))
-    func seededStatsReproduceLibraryAndFixture() throws {
+    // Runs the built `digit-bench` binary (CLIBinary) rather than capturing this process's stdout,
+    // which Swift Testing and parallel tests also write to.
+    @Test func seededStatsReproduceLibraryAndFixture() throws {
         let dir = try Self.imageFolder(), out = try Self.tempDir("out")
         defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(at: out) }
         let stats = out.appendingPathComponent("s.npz")
-        try Self.run(["stats", dir.path, "-o", stats.path, "--weights", "seeded", "--protocol", "pytorch-fid", "--batch", "2", "--quiet"])
+        let statsRun = try CLIBinary.run(["stats", dir.path, "-o", stats.path, "--weights", "seeded", "--protocol", "pytorch-fid", "--batch", "2", "--quiet"])
+        try #require(statsRun.status == 0, "digit-bench stats failed: \(statsRun.stderr)")
         let a = try Self.arrays(stats)
         let mu = try #require(a["mu"]).doubles()
         #expect(a["sigma"]?.shape == [2048, 2048] && a["count"]?.int64s() == [3])
@@ -72,15 +71,15 @@ import _DigitTestSupport
         }
         #expect(worst <= 0, "mu exceeds the pool3 tolerance by \(worst)")
 
-        // fid(folder, its own statistics file) ≈ 0. Σ has rank 2 (3 images): the eigen form zeroes
-        // the null space, so what is left is rounding: |FID| ≤ 1e-9 · (tr Σ1 + tr Σ2).
+        // fid(folder, its own statistics file) ≈ 0. Σ has rank 2 (3 images): Cholesky refuses, the
+        // eigen form zeroes the null space, so what is left is rounding: |FID| ≤ 1e-9 · (tr Σ1 + tr Σ2).
         let s = try StatsFile.read(stats).stats
         let fd = try FrechetDistance.compute(s, s)
+        #expect(fd.method.id == "eigen", "\(fd.method)")
         #expect(abs(fd.value) <= 1e-9 * (fd.trace1 + fd.trace2), "FID(self) = \(fd.value)")
-        let fidJSON = out.appendingPathComponent("fid.json")
-        let pipe = try captureStdout { try Self.run(["fid", dir.path, stats.path, "--weights", "seeded", "--json", "--quiet"]) }
-        try pipe.write(to: fidJSON)
-        let obj = try #require(try JSONSerialization.jsonObject(with: pipe) as? [String: Any])
+        let fidRun = try CLIBinary.run(["fid", dir.path, stats.path, "--weights", "seeded", "--json", "--quiet"])
+        try #require(fidRun.status == 0, "digit-bench fid failed: \(fidRun.stderr)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: fidRun.stdout) as? [String: Any], "\(fidRun.stdoutText)")
         let fid = try #require((obj["fid"] as? NSNumber)?.doubleValue)
         #expect(abs(fid) <= 1e-9 * (fd.trace1 + fd.trace2), "fid folder vs stats = \(fid)")
         #expect(obj["seeded"] as? Bool == true && (obj["weights"] as? String)?.contains("SEEDED") == true)

@@ -46,9 +46,18 @@ struct FrechetDistanceTests {
         }
         #expect(fd.value.isFinite)
         if c == "rankdef" {
-            // sigma has rank 39 < d = 128: the eigen form zeroes the null space and says so.
+            // sigma has rank 39 < d = 128: Cholesky refuses, the eigen form zeroes the null space
+            // and says so.
+            #expect(fd.method.id == "eigen", "\(fd.method)")
             #expect(fd.sigma1EigenvaluesZeroed >= 128 - 39 - 1, "\(fd.notes)")
             #expect(!fd.notes.isEmpty)
+        } else {
+            #expect(fd.method == .cholesky, "\(fd.method)")
+            #expect(fd.notes.isEmpty, "\(fd.notes)")
+            // The eigen path on the same (full-rank) input: the two forms agree to rounding.
+            let eigen = try FrechetDistance.compute(a, b, forceEigen: true)
+            #expect(eigen.method.id == "eigen")
+            #expect(relErr(fd.value, eigen.value) <= 1e-10, "cholesky \(fd.value), eigen \(eigen.value)")
         }
     }
 
@@ -88,10 +97,16 @@ struct FrechetDistanceTests {
             #expect(relErr(fro, try MetricsFixtures.double("fid_big", "sigma", set, "frobenius")) <= 1e-10)
             stats[set] = s
         }
+        // Both paths: the Cholesky one (taken: 5000 samples, full rank) and the eigen one forced.
         for (other, key) in [("B", "fid_AB"), ("C", "fid_AC")] {
             let fd = try FrechetDistance.compute(stats["A"]!, stats[other]!)
             let expected = try MetricsFixtures.double("fid_big", key, "pytorch_fid.calculate_frechet_distance", "fid")
+            #expect(fd.method == .cholesky, "\(fd.method)")
             #expect(relErr(fd.value, expected) <= 1e-8, "A/\(other): ours \(fd.value), expected \(expected), \(fd.notes)")
+            if other == "C" {
+                let eigen = try FrechetDistance.compute(stats["A"]!, stats[other]!, forceEigen: true)
+                #expect(relErr(eigen.value, expected) <= 1e-8, "A/C eigen: \(eigen.value), expected \(expected)")
+            }
         }
     }
 
@@ -133,9 +148,10 @@ struct FrechetDistanceTests {
         for c in ["small", "rankdef"] {
             let a = try MetricsFixtures.storedStatistics(c, "A")
             let fd = try FrechetDistance.compute(a, a)
-            // tr Σ ≈ 20–40 here; the eigen form cancels to ~1e-13 · tr (rankdef: the ~1e-16
+            // tr Σ ≈ 20–40 here; both forms cancel to ~1e-13 · tr (rankdef: the ~1e-16
             // null-space eigenvalues contribute ~1e-7 in sqrt), far below any FID digit.
-            #expect(abs(fd.value) <= 1e-6 * fd.trace1, "\(c): FID(A, A) = \(fd.value)")
+            #expect(abs(fd.value) <= 1e-6 * fd.trace1, "\(c): FID(A, A) = \(fd.value) (\(fd.method))")
+            #expect(fd.value.isFinite)
         }
         let a = try GaussianStatistics(mu: [0, 0], sigma: [1, 0, 0, 1])
         let b = try GaussianStatistics(mu: [0, 0, 0], sigma: [Double](repeating: 0, count: 9))
@@ -153,9 +169,15 @@ struct FrechetDistanceTests {
     func closedForm() throws {
         let s: [Double] = [1, 4, 0.25, 0], t: [Double] = [9, 1, 0.25, 2]
         func diag(_ v: [Double]) -> [Double] { (0..<16).map { $0 % 5 == 0 ? v[$0 / 5] : 0 } }
-        let fd = try FrechetDistance.compute(
-            try GaussianStatistics(mu: [0, 0, 0, 0], sigma: diag(s)), try GaussianStatistics(mu: [1, 2, 0, 0], sigma: diag(t)))
+        let gs = try GaussianStatistics(mu: [0, 0, 0, 0], sigma: diag(s)), gt = try GaussianStatistics(mu: [1, 2, 0, 0], sigma: diag(t))
         let expected = 5 + zip(s, t).map { ($0.squareRoot() - $1.squareRoot()) * ($0.squareRoot() - $1.squareRoot()) }.reduce(0, +)
+        // Σ1 = diag(s) is singular (dpotrf fails: eigen path); Σ1 = diag(t) is positive definite
+        // and Σ2 = diag(s) singular (Cholesky path, a zero product eigenvalue).
+        let fd = try FrechetDistance.compute(gs, gt)
         #expect(abs(fd.value - expected) <= 1e-12, "\(fd.value) vs \(expected)")
+        #expect(fd.method == .eigen(reason: "sigma1 is not positive definite (dpotrf: leading minor 4 of 4)"), "\(fd.method)")
+        let swapped = try FrechetDistance.compute(gt, gs)
+        #expect(abs(swapped.value - expected) <= 1e-12, "\(swapped.value) vs \(expected)")
+        #expect(swapped.method == .cholesky, "\(swapped.method)")
     }
 }

@@ -187,9 +187,15 @@ struct InceptionTests {
         let b = try net.extract(two, protocol: .adm, features: features)
         #expect(joint[.pool3]!.shape == [2, 2048])
         #expect(joint[.spatial]!.shape == [2, 2023])
-        // Exact: every image runs through the same per-image computation.
+        // Exact: an image's features are the same bits whatever group it runs in.
         #expect(joint[.pool3]!.scalars == a[.pool3]!.scalars + b[.pool3]!.scalars)
         #expect(joint[.spatial]!.scalars == a[.spatial]!.scalars + b[.spatial]!.scalars)
+        // Four images: groups of ≥ 2 images share each sgemm (2 per worker on 2 threads), at
+        // different slots than above; still the same bits as one image at a time.
+        let four = ImageBatch(count: 4, height: 32, width: 32, pixels: one.pixels + mirrored + mirrored + one.pixels)
+        let grouped = try net.extract(four, protocol: .adm, features: features)
+        #expect(grouped[.pool3]!.scalars == a[.pool3]!.scalars + b[.pool3]!.scalars + b[.pool3]!.scalars + a[.pool3]!.scalars)
+        #expect(grouped[.spatial]!.scalars == a[.spatial]!.scalars + b[.spatial]!.scalars + b[.spatial]!.scalars + a[.spatial]!.scalars)
 
         // The sFID feature against the Mixed_6d map captured by the same forward pass.
         let x = InceptionProtocol.adm.networkInput(one, index: 0)

@@ -130,10 +130,11 @@ extension InceptionV3 {
     /// Features of every image in `images` under `inputProtocol`: one (N, D) tensor per requested
     /// feature, rows in image order.
     ///
-    /// Each image goes through the network on its own, and ``Threads/count`` images run at once
-    /// with single-threaded sgemm (a forward pass's sgemm calls, down to 8×8 maps, are too small to
-    /// split across threads efficiently). Every image follows the same arithmetic whatever the
-    /// batch, so the rows do not depend on how a dataset is split into batches.
+    /// Images go through the network in groups of up to ``maxGroup`` (one sgemm per convolution
+    /// block for the whole group, so weights are packed once per group rather than once per
+    /// image — what makes the 17×17 and 8×8 layers efficient); ``Threads/count`` groups run at
+    /// once, each with single-threaded sgemm. An image's features are the same bits whatever group
+    /// it lands in, so rows do not depend on how a dataset is split into batches or shards.
     public func extract(
         _ images: ImageBatch, protocol inputProtocol: InceptionProtocol, features: [InceptionFeature]
     ) throws -> [InceptionFeature: Tensor] {
@@ -141,13 +142,29 @@ extension InceptionV3 {
         let n = images.count
         var perImage = [[InceptionFeature: [Float]]](repeating: [:], count: n)
         let workers = min(Threads.count, n)
+        // Enough groups for every worker, each at most maxGroup images.
+        let group = max(1, min(Self.maxGroup, (n + workers - 1) / max(workers, 1)))
+        let groups = (n + group - 1) / group
+        let side = configuration.image_size
         Threads.withSingleThreadedBLAS {
             perImage.withUnsafeMutableBufferPointer { slots in
                 let slots = slots
                 parallelFor(workers) { worker in  // workers join the single-threaded BLAS section
-                    for i in stride(from: worker, to: n, by: workers) {
-                        let x = inputProtocol.networkInput(images, index: i, side: configuration.image_size)
-                        slots[i] = forward(x, features: wanted).features
+                    for g in stride(from: worker, to: groups, by: workers) {
+                        let range = (g * group)..<min(n, (g + 1) * group)
+                        // (3, B, side, side): each image's (1, 3, side, side) input at its batch slot.
+                        let plane = side * side
+                        let x = Tensor(shape: [3, range.count, side, side]) { out in
+                            for (slot, i) in range.enumerated() {
+                                let input = inputProtocol.networkInput(images, index: i, side: side)
+                                input.withUnsafeBufferPointer { p in
+                                    for c in 0..<3 {
+                                        (out.baseAddress! + (c * range.count + slot) * plane).update(from: p.baseAddress! + c * plane, count: plane)
+                                    }
+                                }
+                            }
+                        }
+                        for (slot, act) in forwardGroup(x, features: wanted).enumerated() { slots[range.lowerBound + slot] = act.features }
                     }
                 }
             }
@@ -161,6 +178,10 @@ extension InceptionV3 {
         }
         return out
     }
+
+    /// Largest group of images one worker runs through the network at once (memory per worker
+    /// ≈ 25 MB per image at the stem).
+    public static let maxGroup = 8
 }
 
 /// A FeatureExtractor view of the FID Inception with a fixed input protocol.

@@ -15,8 +15,11 @@ import Foundation
 /// 6b–6e and 7b is `avg_pool2d(3, 1, 1, count_include_pad=False)`, and Mixed_7c's is
 /// `max_pool2d(3, 1, 1)`.
 ///
-/// Images go through the network one at a time (a forward pass of one 299×299 image is ~5.7 G
-/// multiply-adds, large enough for sgemm), so features never depend on how images are batched.
+/// Activations are laid out (C, B, H, W) — channel-major with the images of a group inside — so
+/// that every convolution of a group of B images is one sgemm per block of output rows (1×1 convs
+/// read the activation directly as the (C, B·H·W) operand). An output element's dot product is the
+/// same sum in the same order whatever B and wherever the image sits in the group, so features do
+/// not depend on how images are grouped (tested bit for bit).
 public struct InceptionV3: Sendable {
     /// torchvision `Inception3` constructor arguments as pytorch-fid calls them.
     public struct Configuration: Codable, Sendable, Equatable {
@@ -89,66 +92,84 @@ public struct InceptionV3: Sendable {
     /// activation maps for `taps`). Stops after the last layer anything asks for, as upstream does.
     public func forward(_ input: Tensor, features: Set<InceptionFeature>, taps: Set<InceptionTap> = []) -> InceptionActivations {
         precondition(input.rank == 4 && input.dim(0) == 1 && input.dim(1) == 3, "InceptionV3.forward: input \(input.shape), expected (1, 3, H, W)")
-        var out = InceptionActivations()
+        // (1, 3, H, W) and (3, 1, H, W) are the same memory.
+        return forwardGroup(input.reshaped([3, 1, input.dim(2), input.dim(3)]), features: features, taps: taps)[0]
+    }
+
+    /// Runs the network on a group of B normalised images laid out (3, B, H, W) and returns each
+    /// image's features (and (1, C, H, W) maps for `taps`).
+    public func forwardGroup(_ input: Tensor, features: Set<InceptionFeature>, taps: Set<InceptionTap> = []) -> [InceptionActivations] {
+        precondition(input.rank == 4 && input.dim(0) == 3, "InceptionV3.forwardGroup: input \(input.shape), expected (3, B, H, W)")
+        let batch = input.dim(1)
+        var out = [InceptionActivations](repeating: InceptionActivations(), count: batch)
         let last = (features.map(\.tap) + Array(taps)).max() ?? .maxpool1
         /// Records `x` at `tap`; true when nothing later is needed.
         func reached(_ tap: InceptionTap, _ x: Tensor) -> Bool {
-            if taps.contains(tap) { out.taps[tap] = x }
+            if taps.contains(tap) { for b in 0..<batch { out[b].taps[tap] = imageMap(x, b) } }
             return tap >= last
         }
+        func means(_ feature: InceptionFeature, _ x: Tensor) {
+            guard features.contains(feature) else { return }
+            let m = channelMeans(x)
+            for b in 0..<batch { out[b].features[feature] = m[b] }
+        }
 
-        var x = input                                   // (1, 3, 299, 299)
-        x = Conv2d_1a_3x3(x)                            // (1, 32, 149, 149)
-        x = Conv2d_2a_3x3(x)                            // (1, 32, 147, 147)
-        x = Conv2d_2b_3x3(x)                            // (1, 64, 147, 147)
-        x = pool3x3(x, .max, stride: 2, padding: 0)   // (1, 64, 73, 73)
-        if features.contains(.block64) { out.features[.block64] = channelMeans(x) }
+        var x = input                                   // (3, B, 299, 299)
+        x = Conv2d_1a_3x3(x)                            // (32, B, 149, 149)
+        x = Conv2d_2a_3x3(x)                            // (32, B, 147, 147)
+        x = Conv2d_2b_3x3(x)                            // (64, B, 147, 147)
+        x = pool3x3(x, .max, stride: 2, padding: 0)   // (64, B, 73, 73)
+        means(.block64, x)
         if reached(.maxpool1, x) { return out }
 
-        x = Conv2d_3b_1x1(x)                            // (1, 80, 73, 73)
-        x = Conv2d_4a_3x3(x)                            // (1, 192, 71, 71)
-        x = pool3x3(x, .max, stride: 2, padding: 0)   // (1, 192, 35, 35)
-        if features.contains(.block192) { out.features[.block192] = channelMeans(x) }
+        x = Conv2d_3b_1x1(x)                            // (80, B, 73, 73)
+        x = Conv2d_4a_3x3(x)                            // (192, B, 71, 71)
+        x = pool3x3(x, .max, stride: 2, padding: 0)   // (192, B, 35, 35)
+        means(.block192, x)
         if reached(.maxpool2, x) { return out }
 
-        x = Mixed_5b(x)                                 // (1, 256, 35, 35)
+        x = Mixed_5b(x)                                 // (256, B, 35, 35)
         if reached(.Mixed_5b, x) { return out }
-        x = Mixed_5c(x)                                 // (1, 288, 35, 35)
+        x = Mixed_5c(x)                                 // (288, B, 35, 35)
         if reached(.Mixed_5c, x) { return out }
-        x = Mixed_5d(x)                                 // (1, 288, 35, 35)
+        x = Mixed_5d(x)                                 // (288, B, 35, 35)
         if reached(.Mixed_5d, x) { return out }
-        x = Mixed_6a(x)                                 // (1, 768, 17, 17)
+        x = Mixed_6a(x)                                 // (768, B, 17, 17)
         if reached(.Mixed_6a, x) { return out }
-        x = Mixed_6b(x)                                 // (1, 768, 17, 17)
+        x = Mixed_6b(x)                                 // (768, B, 17, 17)
         if reached(.Mixed_6b, x) { return out }
-        x = Mixed_6c(x)                                 // (1, 768, 17, 17)
+        x = Mixed_6c(x)                                 // (768, B, 17, 17)
         if reached(.Mixed_6c, x) { return out }
-        x = Mixed_6d(x)                                 // (1, 768, 17, 17)
+        x = Mixed_6d(x)                                 // (768, B, 17, 17)
         // sFID (ADM evaluator `mixed_6/conv:0`): Mixed_6d.branch1x1 after ReLU = channels 0..<192
         // of the concatenation; the first 7 channels, flattened NHWC → 17·17·7 = 2023 values.
-        if features.contains(.spatial) { out.features[.spatial] = spatialFeature(x, channels: 7) }
+        if features.contains(.spatial) { for b in 0..<batch { out[b].features[.spatial] = spatialFeature(x, image: b, channels: 7) } }
         if reached(.Mixed_6d, x) { return out }
-        x = Mixed_6e(x)                                 // (1, 768, 17, 17)
-        if features.contains(.block768) { out.features[.block768] = channelMeans(x) }
+        x = Mixed_6e(x)                                 // (768, B, 17, 17)
+        means(.block768, x)
         if reached(.Mixed_6e, x) { return out }
 
-        x = Mixed_7a(x)                                 // (1, 1280, 8, 8)
+        x = Mixed_7a(x)                                 // (1280, B, 8, 8)
         if reached(.Mixed_7a, x) { return out }
-        x = Mixed_7b(x)                                 // (1, 2048, 8, 8)
+        x = Mixed_7b(x)                                 // (2048, B, 8, 8)
         if reached(.Mixed_7b, x) { return out }
-        x = Mixed_7c(x)                                 // (1, 2048, 8, 8)
+        x = Mixed_7c(x)                                 // (2048, B, 8, 8)
         if reached(.Mixed_7c, x) { return out }
 
-        let pool3 = Tensor(shape: [1, 2048], scalars: channelMeans(x))   // adaptive_avg_pool2d → (1, 2048)
-        out.features[.pool3] = pool3.scalars
-        if features.contains(.logitsUnbiased) || features.contains(.logits) {
-            let unbiased = linear(pool3, weight: fcWeight)                  // pool3 @ fc.weightᵀ → (1, 1008)
-            out.features[.logitsUnbiased] = unbiased.scalars
-            // torch-fidelity: logits = logits_unbiased + fc.bias (pytorch-fid's fc(pool3) agrees to 1 ulp).
-            out.features[.logits] = zip(unbiased.scalars, fcBias.scalars).map { $0 + $1 }
+        let pooled = channelMeans(x)                    // adaptive_avg_pool2d → B × (2048)
+        for b in 0..<batch {
+            let pool3 = Tensor(shape: [1, 2048], scalars: pooled[b])
+            out[b].features[.pool3] = pool3.scalars
+            if features.contains(.logitsUnbiased) || features.contains(.logits) {
+                // One row at a time, so the logits do not depend on the group size either.
+                let unbiased = linear(pool3, weight: fcWeight)              // pool3 @ fc.weightᵀ → (1, 1008)
+                out[b].features[.logitsUnbiased] = unbiased.scalars
+                // torch-fidelity: logits = logits_unbiased + fc.bias (pytorch-fid's fc(pool3) agrees to 1 ulp).
+                out[b].features[.logits] = zip(unbiased.scalars, fcBias.scalars).map { $0 + $1 }
+            }
+            if taps.contains(.pool3) { out[b].taps[.pool3] = pool3 }
+            out[b].features = out[b].features.filter { features.contains($0.key) }
         }
-        _ = reached(.pool3, pool3)
-        out.features = out.features.filter { features.contains($0.key) }
         return out
     }
 
@@ -258,17 +279,30 @@ public struct InceptionActivations: Sendable {
     public var taps: [InceptionTap: Tensor] = [:]
 }
 
-/// (1, C, H, W) → C spatial means (`adaptive_avg_pool2d(x, 1)`).
-private func channelMeans(_ x: Tensor) -> [Float] {
-    adaptiveAvgPool2d(x, outH: 1, outW: 1).scalars
+/// (C, B, H, W) → for each image, its C spatial means (`adaptive_avg_pool2d(x, 1)`).
+private func channelMeans(_ x: Tensor) -> [[Float]] {
+    let (c, batch) = (x.dim(0), x.dim(1))
+    let m = adaptiveAvgPool2d(x, outH: 1, outW: 1).scalars   // (c, b) order
+    return (0..<batch).map { b in (0..<c).map { m[$0 * batch + b] } }
 }
 
-/// (1, C, H, W) → the first `channels` channels in NHWC order, flattened (ADM's `spatial[..., :7]`).
-private func spatialFeature(_ x: Tensor, channels: Int) -> [Float] {
-    let plane = x.dim(2) * x.dim(3)
+/// (C, B, H, W) → image `b`'s map as (1, C, H, W).
+private func imageMap(_ x: Tensor, _ b: Int) -> Tensor {
+    let (c, batch, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3))
+    let plane = h * w
+    return x.withUnsafeBufferPointer { p in
+        Tensor(shape: [1, c, h, w]) { out in
+            for ch in 0..<c { (out.baseAddress! + ch * plane).update(from: p.baseAddress! + (ch * batch + b) * plane, count: plane) }
+        }
+    }
+}
+
+/// (C, B, H, W) → image `b`'s first `channels` channels in NHWC order, flattened (ADM's `spatial[..., :7]`).
+private func spatialFeature(_ x: Tensor, image b: Int, channels: Int) -> [Float] {
+    let batch = x.dim(1), plane = x.dim(2) * x.dim(3)
     return x.withUnsafeBufferPointer { p in
         var out = [Float](repeating: 0, count: plane * channels)
-        for pos in 0..<plane { for ch in 0..<channels { out[pos * channels + ch] = p[ch * plane + pos] } }
+        for pos in 0..<plane { for ch in 0..<channels { out[pos * channels + ch] = p[(ch * batch + b) * plane + pos] } }
         return out
     }
 }
@@ -277,7 +311,7 @@ private func spatialFeature(_ x: Tensor, channels: Int) -> [Float] {
 
 /// torchvision's `BasicConv2d`: `Conv2d(bias=False)` → `BatchNorm2d(eps=0.001)` in eval mode → ReLU.
 ///
-/// Executed as im2col + one sgemm per image, with BatchNorm applied as torch's CPU inference kernel
+/// Executed as im2col + one sgemm per block of output rows of a group of images, with BatchNorm applied as torch's CPU inference kernel
 /// does (`alpha = weight / sqrt(var + eps)`, `beta = bias - mean * alpha`, `y = x * alpha + beta`)
 /// fused with the ReLU into a single pass over the output.
 struct BasicConv2d: Sendable {
@@ -313,34 +347,36 @@ struct BasicConv2d: Sendable {
         ((h + 2 * padH - kernelH) / stride + 1, (w + 2 * padW - kernelW) / stride + 1)
     }
 
-    /// (1, in, H, W) → (1, out, OH, OW).
+    /// (in, B, H, W) → (out, B, OH, OW).
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (oh, ow) = outputSize(x.dim(2), x.dim(3))
-        return Tensor(shape: [1, outChannels, oh, ow]) { out in write(x, into: out.baseAddress!) }
+        return Tensor(shape: [outChannels, x.dim(1), oh, ow]) { out in write(x, into: out.baseAddress!) }
     }
 
-    /// Writes the (out, OH, OW) result for the single image `x` (1, in, H, W) at `out`.
+    /// Writes the (out, B, OH, OW) result for the group `x` (in, B, H, W) at `out`.
     func write(_ x: Tensor, into out: UnsafeMutablePointer<Float>) {
-        precondition(x.rank == 4 && x.dim(0) == 1 && x.dim(1) == inChannels, "BasicConv2d: input \(x.shape), expected (1, \(inChannels), H, W)")
-        let (h, w) = (x.dim(2), x.dim(3))
+        precondition(x.rank == 4 && x.dim(0) == inChannels, "BasicConv2d: input \(x.shape), expected (\(inChannels), B, H, W)")
+        let (batch, h, w) = (x.dim(1), x.dim(2), x.dim(3))
         let (oh, ow) = outputSize(h, w)
-        let n = oh * ow, k = inChannels * kernelH * kernelW
+        let n = batch * oh * ow, k = inChannels * kernelH * kernelW
         x.withUnsafeBufferPointer { px in
             weight.withUnsafeBufferPointer { pw in
                 if kernelH == 1 && kernelW == 1 && stride == 1 && padH == 0 && padW == 0 {
-                    // 1×1 convolution: the input planes are already the (in, H·W) operand.
+                    // 1×1 convolution: the input is already the (in, B·H·W) operand.
                     Gemm.sgemm(m: outChannels, n: n, k: k, a: pw.baseAddress!, lda: k, b: px.baseAddress!, ldb: n, c: out, ldc: n)
                     normalizeAndRectify(out, stride: n, columns: 0..<n)
                 } else {
-                    // im2col + sgemm over blocks of output rows, so that the unfolded block stays
-                    // in cache (the stem's full unfolding is 25 MB) while sgemm's N stays ≥ 256.
-                    let rowsPerBlock = min(oh, max((256 + ow - 1) / ow, Self.columnBlockFloats / max(k * ow, 1)))
+                    // im2col + sgemm over blocks of output rows (rows of all B images, image-major),
+                    // so that the unfolded block stays in cache (the stem's full unfolding is 25 MB
+                    // per image) while sgemm's N stays ≥ 256.
+                    let totalRows = batch * oh
+                    let rowsPerBlock = min(totalRows, max((256 + ow - 1) / ow, Self.columnBlockFloats / max(k * ow, 1)))
                     let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * rowsPerBlock * ow)
                     defer { columns.deallocate() }
                     var oy0 = 0
-                    while oy0 < oh {
-                        let rows = min(rowsPerBlock, oh - oy0)
-                        im2col(px.baseAddress!, h: h, w: w, rows: oy0..<(oy0 + rows), ow: ow, into: columns)
+                    while oy0 < totalRows {
+                        let rows = min(rowsPerBlock, totalRows - oy0)
+                        im2col(px.baseAddress!, batch: batch, h: h, w: w, oh: oh, rows: oy0..<(oy0 + rows), ow: ow, into: columns)
                         Gemm.sgemm(m: outChannels, n: rows * ow, k: k, a: pw.baseAddress!, lda: k, b: columns, ldb: rows * ow,
                                    c: out + oy0 * ow, ldc: n)
                         normalizeAndRectify(out, stride: n, columns: (oy0 * ow)..<((oy0 + rows) * ow))
@@ -368,21 +404,24 @@ struct BasicConv2d: Sendable {
     /// Floats of unfolded input per sgemm call (~1 MB: about a core's L2).
     static let columnBlockFloats = 1 << 18
 
-    /// Unfolds output rows `rows` of (in, H, W) into the (in·kh·kw, rows·OW) matrix of conv
-    /// inputs, zero padding outside the image.
-    private func im2col(_ src: UnsafePointer<Float>, h: Int, w: Int, rows: Range<Int>, ow: Int, into dst: UnsafeMutablePointer<Float>) {
+    /// Unfolds output rows `rows` (indices into the B·OH rows of all images, image-major) of
+    /// (in, B, H, W) into the (in·kh·kw, rows·OW) matrix of conv inputs, zero padding outside each image.
+    private func im2col(_ src: UnsafePointer<Float>, batch: Int, h: Int, w: Int, oh: Int, rows: Range<Int>, ow: Int,
+                        into dst: UnsafeMutablePointer<Float>) {
         let n = rows.count * ow
         let (kh, kw, s, ph, pw) = (kernelH, kernelW, stride, padH, padW)
         parallelFor(inChannels * kh, grain: 4) { ci in
             let (c, i) = (ci / kh, ci % kh)
-            let plane = src + c * h * w
+            let channel = src + c * batch * h * w
             for j in 0..<kw {
                 let row = dst + (ci * kw + j) * n
                 // Output columns whose input column ox·s − pw + j lies inside [0, w).
                 let oxLo = max(0, (pw - j + s - 1) / s)
                 let oxHi = min(ow, (w - 1 + pw - j) / s + 1)
-                for oy in rows {
-                    let r = row + (oy - rows.lowerBound) * ow
+                for combined in rows {
+                    let r = row + (combined - rows.lowerBound) * ow
+                    let (b, oy) = (combined / oh, combined % oh)
+                    let plane = channel + b * h * w
                     let iy = oy * s - ph + i
                     if iy < 0 || iy >= h || oxLo >= oxHi {
                         r.update(repeating: 0, count: ow)
@@ -404,11 +443,11 @@ struct BasicConv2d: Sendable {
 
 // MARK: - Concatenation of branch outputs
 
-/// Builds a (1, C, H, W) block output by letting each branch write its channels in place, in
+/// Builds a (C, B, H, W) block output by letting each branch write its channels in place, in
 /// upstream's `torch.cat(outputs, 1)` order (no intermediate copies of the conv outputs).
-private func concatenate(channels: Int, height: Int, width: Int, _ body: (inout BranchWriter) -> Void) -> Tensor {
-    Tensor(shape: [1, channels, height, width]) { out in
-        var writer = BranchWriter(base: out.baseAddress!, plane: height * width)
+private func concatenate(channels: Int, batch: Int, height: Int, width: Int, _ body: (inout BranchWriter) -> Void) -> Tensor {
+    Tensor(shape: [channels, batch, height, width]) { out in
+        var writer = BranchWriter(base: out.baseAddress!, plane: batch * height * width)
         body(&writer)
         precondition(writer.channel == channels, "Inception block wrote \(writer.channel) of \(channels) channels")
     }
@@ -425,11 +464,11 @@ private struct BranchWriter {
         channel += unit.outChannels
     }
 
-    /// Appends a computed (1, C, H, W) tensor.
+    /// Appends a computed (C, B, H, W) tensor.
     mutating func copy(_ t: Tensor) {
-        precondition(t.dim(2) * t.dim(3) == plane, "branch spatial size \(t.shape)")
+        precondition(t.dim(1) * t.dim(2) * t.dim(3) == plane, "branch size \(t.shape)")
         t.withUnsafeBufferPointer { (base + channel * plane).update(from: $0.baseAddress!, count: t.count) }
-        channel += t.dim(1)
+        channel += t.dim(0)
     }
 }
 
@@ -533,8 +572,8 @@ struct InceptionA: Sendable {
 
     var units: [BasicConv2d] { [branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3, branch_pool] }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, C, 35, 35)
-        concatenate(channels: 224 + branch_pool.outChannels, height: x.dim(2), width: x.dim(3)) { out in
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (C, B, 35, 35)
+        concatenate(channels: 224 + branch_pool.outChannels, batch: x.dim(1), height: x.dim(2), width: x.dim(3)) { out in
             out.conv(branch1x1, x)                                      // 64
             out.conv(branch5x5_2, branch5x5_1(x))                       // 64
             out.conv(branch3x3dbl_3, branch3x3dbl_2(branch3x3dbl_1(x))) // 96
@@ -556,13 +595,13 @@ struct InceptionB: Sendable {
 
     var units: [BasicConv2d] { [branch3x3, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3] }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 288, 35, 35)
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (288, B, 35, 35)
         let (oh, ow) = branch3x3.outputSize(x.dim(2), x.dim(3))
-        return concatenate(channels: 384 + 96 + x.dim(1), height: oh, width: ow) { out in
+        return concatenate(channels: 384 + 96 + x.dim(0), batch: x.dim(1), height: oh, width: ow) { out in
             out.conv(branch3x3, x)                                      // 384
             out.conv(branch3x3dbl_3, branch3x3dbl_2(branch3x3dbl_1(x))) // 96
             out.copy(pool3x3(x, .max, stride: 2, padding: 0))            // C
-        }                                                               // (1, 768, 17, 17)
+        }                                                               // (768, B, 17, 17)
     }
 }
 
@@ -591,8 +630,8 @@ struct InceptionC: Sendable {
          branch7x7dbl_4, branch7x7dbl_5, branch_pool]
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 768, 17, 17)
-        concatenate(channels: 4 * 192, height: x.dim(2), width: x.dim(3)) { out in
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (768, B, 17, 17)
+        concatenate(channels: 4 * 192, batch: x.dim(1), height: x.dim(2), width: x.dim(3)) { out in
             out.conv(branch1x1, x)                                                  // 192
             out.conv(branch7x7_3, branch7x7_2(branch7x7_1(x)))                      // 192
             let d = branch7x7dbl_4(branch7x7dbl_3(branch7x7dbl_2(branch7x7dbl_1(x))))
@@ -618,13 +657,13 @@ struct InceptionD: Sendable {
 
     var units: [BasicConv2d] { [branch3x3_1, branch3x3_2, branch7x7x3_1, branch7x7x3_2, branch7x7x3_3, branch7x7x3_4] }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 768, 17, 17)
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (768, B, 17, 17)
         let (oh, ow) = branch3x3_2.outputSize(x.dim(2), x.dim(3))
-        return concatenate(channels: 320 + 192 + x.dim(1), height: oh, width: ow) { out in
+        return concatenate(channels: 320 + 192 + x.dim(0), batch: x.dim(1), height: oh, width: ow) { out in
             out.conv(branch3x3_2, branch3x3_1(x))                                            // 320
             out.conv(branch7x7x3_4, branch7x7x3_3(branch7x7x3_2(branch7x7x3_1(x))))          // 192
             out.copy(pool3x3(x, .max, stride: 2, padding: 0))                                  // C
-        }                                                               // (1, 1280, 8, 8)
+        }                                                               // (1280, B, 8, 8)
     }
 }
 
@@ -655,8 +694,8 @@ struct InceptionE: Sendable {
          branch3x3dbl_3b, branch_pool]
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1, 1280|2048, 8, 8)
-        concatenate(channels: 2048, height: x.dim(2), width: x.dim(3)) { out in
+    func callAsFunction(_ x: Tensor) -> Tensor {                     // (1280|2048, B, 8, 8)
+        concatenate(channels: 2048, batch: x.dim(1), height: x.dim(2), width: x.dim(3)) { out in
             out.conv(branch1x1, x)                                      // 320
             let b3 = branch3x3_1(x)
             out.conv(branch3x3_2a, b3)                                  // 384
@@ -665,6 +704,6 @@ struct InceptionE: Sendable {
             out.conv(branch3x3dbl_3a, d)                                // 384
             out.conv(branch3x3dbl_3b, d)                                // 384
             out.conv(branch_pool, pool(x))                              // 192
-        }                                                               // (1, 2048, 8, 8)
+        }                                                               // (2048, B, 8, 8)
     }
 }
