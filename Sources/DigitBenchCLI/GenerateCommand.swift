@@ -5,7 +5,7 @@ import Foundation
 extension DigitBenchCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sample class-conditional images from an autoregressive generator, ready for FID.",
+            abstract: "Sample images from LlamaGen, Open-MAGVIT2 or DiGIT (two-stage) generators, ready for FID.",
             discussion: """
                 Writes one PNG per sample (OUT/000123.png, written atomically) plus OUT/labels.csv, or, with -o \
                 FILE.npz, an ADM-style batch (arr_0: uint8 N x H x W x 3, arr_1: int64 labels) that \
@@ -20,7 +20,10 @@ extension DigitBenchCommand {
                 top-k 0, top-p 1, temperature 1, generated at 256 px (B, L; --image-size 384 for the 384-px \
                 checkpoints) or 384 px (XL, XXL, 3B) and resized bicubically to --image-size-eval 256 as \
                 sample_c2i_ddp.py does; Open-MAGVIT2 cfg 1.9/2.0 (B), 1.9/1.9 (L), 1.75/1.85 (XL) \
-                for its two sub-tokens, temperatures 1.0/1.0 (B) or 1.1/1.0 (L, XL).
+                for its two sub-tokens, temperatures 1.0/1.0 (B) or 1.1/1.0 (L, XL); DiGIT stage 1 top-k \
+                200 (digit-base), 400 (digit-large), 300 (-cls), stage 2 top-p 0.8, no CFG (--top-k sets \
+                stage 1, --top-p stage 2; --checkpoint is stage 1, --stage2-checkpoint stage 2; the \
+                unconditional models write label -1).
 
                 Without the real checkpoint the command names the file, where it comes from and where to \
                 put it, and exits non-zero. --weights seeded samples from seeded stand-in weights (tests, \

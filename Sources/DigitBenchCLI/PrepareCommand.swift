@@ -5,7 +5,7 @@ import Foundation
 extension DigitBenchCommand {
     struct Prepare: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Apply a preprocessing recipe to a dataset and write PNGs (FID reference sets).",
+            abstract: "Apply a preprocessing recipe to a dataset and write PNGs or an ADM .npz batch (FID reference sets).",
             discussion: """
                 Reproduces the step run today with LlamaGen's val.sh / ADM's center_crop_arr or DiGIT's \
                 prepare_imgnet_val.py: every image is decoded as Pillow does, transformed by the recipe \
