@@ -211,7 +211,7 @@ extension DigitBenchCommand {
                 Inception are seeded and every number is a test value).
                 """)
 
-        @Option(help: "Tokenizer id: \(ReconCodec.ids.joined(separator: ", ")).")
+        @Option(help: "Tokenizer id: \((ReconCodec.ids + DiGITTokenizerID.allCases.map(\.rawValue)).joined(separator: ", ")) (the DiGIT ones report codebook statistics only).")
         var tokenizer: String
 
         @Option(help: "Images: a folder, a file list or an ADM .npz (default: the bundled sample images).")
@@ -286,6 +286,7 @@ extension DigitBenchCommand {
         }
 
         func evaluate() throws -> Result {
+            if let id = DiGITTokenizerID(rawValue: tokenizer) { return try evaluateDiGITCodebook(id) }
             let seeded = weights == "seeded"
             let codec = try ReconCodec.load(tokenizer, checkpoint: checkpoint, seeded: seeded, useEMA: !noEMA)
             let proto = reconProtocol.flatMap(ReconProtocol.init(rawValue:)) ?? .default(for: codec)

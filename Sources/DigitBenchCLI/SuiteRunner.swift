@@ -214,24 +214,12 @@ struct SuiteRunner {
     /// Decoder-less DiGIT tokenizers: codebook statistics of the row's images.
     func codebookOnly(_ row: SuiteRow, id: DiGITTokenizerID) throws -> ([String: Double], Int) {
         let dir = try datasetDirectory(row.dataset ?? "bundled")
-        let tokenizer: DiGITTokenizer
-        if options.seeded {
-            note("\(id.rawValue) runs on SEEDED weights (DINOv2 encoder and centroids)")
-            tokenizer = try DiGITTokenizer.seeded(id)
-        } else {
-            let home = WeightsHome(environment: options.environment)
-            let files = WeightsRegistry.files(usedBy: id.rawValue)
-            guard let encoder = files.first(where: { $0.id.hasPrefix("dinov2") }), let km = files.first(where: { $0.fileName.hasPrefix("km_") }) else {
-                throw ValidationError("the weights registry lacks the encoder or centroids of \(id.rawValue)")
-            }
-            tokenizer = try DiGITTokenizer.load(id, encoderCheckpoint: home.path(for: encoder), centroids: home.path(for: km))
-        }
+        if options.seeded { note("\(id.rawValue) runs on SEEDED weights (DINOv2 encoder and centroids)") }
+        let tokenizer = try DiGITCodebook.tokenizer(id, seeded: options.seeded, checkpoint: nil, home: WeightsHome(environment: options.environment))
         let dataset = try ImageFolderDataset(root: dir)
-        let images = try (0..<min(row.numSamples ?? dataset.count, dataset.count)).map { try dataset.load($0) }
-        var histogram = [Int](repeating: 0, count: tokenizer.codebookSize)
-        for ids in tokenizer.encode(images: images) { for i in ids { histogram[i] += 1 } }
+        let (histogram, count) = try DiGITCodebook.histogram(tokenizer, dataset: dataset, limit: row.numSamples)
         let u = CodebookUsage(histogram: histogram)
-        return (["usage_pct": u.fraction * 100, "perplexity": u.perplexity], images.count)
+        return (["usage_pct": u.fraction * 100, "perplexity": u.perplexity], count)
     }
 
     /// `generate` into the work directory, then FID (and IS) of the samples against the row's

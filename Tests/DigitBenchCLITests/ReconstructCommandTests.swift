@@ -109,3 +109,24 @@ import _DigitTestSupport
         }
     }
 }
+
+/// `reconstruct --tokenizer digit-base-8k`: codebook statistics of the DiGIT tokens (generation path)
+/// of the images, and rFID/PSNR/SSIM reported as not applicable rather than invented.
+@Suite(.serialized) struct ReconstructDiGITTests {
+    @Test func digitTokenizerReportsCodebookStatisticsOnly() throws {
+        let dir = try ReconstructCommandTests.imageFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ReconstructCommandTests.evaluate(["--tokenizer", "digit-base-8k", "--weights", "seeded", "--data", dir.path, "--quiet"])
+        let metrics = try #require(r.json["metrics"] as? [String: Any])
+        #expect(Set(metrics.keys) == ["codebook_usage", "codebook_perplexity", "codebook_entropy_bits"])
+        #expect((r.json["not_applicable"] as? [String]) == ["rfid", "psnr", "ssim"])
+        // The same tokens from the library (its tokens are checked against upstream in DigitModelsTests).
+        let tokenizer = try DiGITTokenizer.seeded(.base8k)
+        let images = try ReconstructCommandTests.names.map { try ImageCodec.decode(contentsOf: dir.appendingPathComponent($0)) }
+        var histogram = [Int](repeating: 0, count: tokenizer.codebookSize)
+        for ids in tokenizer.encode(images: images, path: .gen256) { for i in ids { histogram[i] += 1 } }
+        let u = CodebookUsage(histogram: histogram)
+        #expect((metrics["codebook_usage"] as? [String: Any])?["used"] as? Int == u.used)
+        #expect((metrics["codebook_perplexity"] as? [String: Any])?["value"] as? Double == u.perplexity)
+    }
+}
