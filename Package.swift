@@ -60,7 +60,7 @@ let package = Package(
         // MARK: - Test bundles (fixtures are read from ../shared/fixtures at run time)
         .testTarget(name: "DigitTensorTests", dependencies: ["DigitTensor", "_DigitTestSupport"]),
         .testTarget(name: "DigitCheckpointTests", dependencies: ["DigitCheckpoint", "_DigitTestSupport"]),
-        .testTarget(name: "DigitImageTests", dependencies: ["DigitImage", "_DigitTestSupport"]),
+        .testTarget(name: "DigitImageTests", dependencies: ["DigitImage", "DigitCheckpoint", "_DigitTestSupport"]),
         .testTarget(name: "DigitNNTests", dependencies: ["DigitNN", "_DigitTestSupport"]),
         .testTarget(name: "DigitModelsTests", dependencies: ["DigitModels", "_DigitTestSupport"]),
         .testTarget(
