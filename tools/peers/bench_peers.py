@@ -69,20 +69,6 @@ def row_frechet(a):
             "peers": [{"name": "scipy sqrtm (pytorch-fid)", "version": scipy.__version__, "seconds": sec, "units": 1}]}
 
 
-def center_crop_arr(pil_image, image_size):
-    """ADM / LlamaGen center_crop_arr, restated (as tools/bench_pillow_decode.py)."""
-    import numpy as np
-    from PIL import Image
-    while min(*pil_image.size) >= 2 * image_size:
-        pil_image = pil_image.resize(tuple(x // 2 for x in pil_image.size), resample=Image.BOX)
-    scale = image_size / min(*pil_image.size)
-    pil_image = pil_image.resize(tuple(round(x * scale) for x in pil_image.size), resample=Image.BICUBIC)
-    arr = np.array(pil_image)
-    crop_y = (arr.shape[0] - image_size) // 2
-    crop_x = (arr.shape[1] - image_size) // 2
-    return arr[crop_y:crop_y + image_size, crop_x:crop_x + image_size]
-
-
 def row_decode(a):
     """Pillow decode + convert('RGB') + center_crop_arr(size) over the JPEGs in WORK/jpegs, with
     THREADS worker threads in one process (Pillow releases the GIL while decoding and resampling)."""
@@ -90,6 +76,8 @@ def row_decode(a):
     import numpy as np
     import PIL
     from PIL import Image
+    sys.path.insert(0, os.path.dirname(HERE))
+    from bench_pillow_decode import center_crop_arr  # ADM's, restated once for both Pillow benches
     d = os.path.join(a.work, "jpegs")
     files = sorted(os.path.join(d, f) for f in os.listdir(d))
     blobs = {}
