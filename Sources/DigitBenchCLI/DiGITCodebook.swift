@@ -17,10 +17,8 @@ enum DiGITCodebook {
         guard let encoder = files.first(where: { $0.id.hasPrefix("dinov2") }), let km = files.first(where: { $0.fileName.hasPrefix("km_") }) else {
             throw ValidationError("the weights registry lacks the encoder or centroids of \(id.rawValue)")
         }
-        for f in [encoder, km] where (try? WeightsRegistry.status(of: f, home: home, hash: false))?.isUsable != true {
-            throw WeightsError.missing(id: f.id, message: WeightsRegistry.missingMessage(for: f, home: home))
-        }
-        return try DiGITTokenizer.load(id, encoderCheckpoint: home.path(for: encoder), centroids: home.path(for: km))
+        return try DiGITTokenizer.load(id, encoderCheckpoint: GeneratorLoader.registered(encoder, home: home),
+                                       centroids: GeneratorLoader.registered(km, home: home))
     }
 
     /// The code histogram of a dataset's images, batch by batch.

@@ -205,9 +205,11 @@ extension DigitBenchCommand {
 /// Builds generators from seeded weights or a checkpoint, strictly.
 enum GeneratorLoader {
     /// A registered file, or the error naming it, its source, checksum and where to put it.
-    static func registered(_ fileID: String) throws -> URL {
-        let file = try WeightsRegistry.lookup(fileID)
-        let home = WeightsHome()
+    static func registered(_ fileID: String, home: WeightsHome = WeightsHome()) throws -> URL {
+        try registered(WeightsRegistry.lookup(fileID), home: home)
+    }
+
+    static func registered(_ file: WeightFile, home: WeightsHome = WeightsHome()) throws -> URL {
         guard (try? WeightsRegistry.status(of: file, home: home, hash: false))?.isUsable == true else {
             throw WeightsError.missing(id: file.id, message: WeightsRegistry.missingMessage(for: file, home: home))
         }
