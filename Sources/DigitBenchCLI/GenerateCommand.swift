@@ -186,16 +186,13 @@ extension DigitBenchCommand {
         /// Streams the shard's PNGs into an ADM-style batch, in sample-index order, with the shard
         /// stamp (one image in memory at a time; ZIP64 past 4 GiB).
         func packNPZ(dir: URL, range: Range<Int>, stamp: ShardStamp, output: String) throws {
-            guard let first = range.first else { return }
-            let probe = try ImageCodec.decode(contentsOf: Self.samplePath(dir, first))
-            let writer = try ADMBatchWriter(url: URL(fileURLWithPath: output), count: range.count, height: probe.height, width: probe.width, labels: true)
-            for i in range {
-                let img = i == first ? probe : try ImageCodec.decode(contentsOf: Self.samplePath(dir, i))
-                let text = try String(contentsOf: Self.labelPath(dir, i), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-                guard let label = Int(text) else { throw ValidationError("\(Self.labelPath(dir, i).path): not a class label: \(text)") }
-                try writer.append(img, label: label, id: Self.samplePath(dir, i).lastPathComponent)
-            }
-            try writer.finish(extra: [try SampleBatch.meta(stamp)])
+            guard !range.isEmpty else { return }
+            try ADMBatchWriter.pack(range.map { Self.samplePath(dir, $0) }, to: URL(fileURLWithPath: output), labels: true, label: { k in
+                let url = Self.labelPath(dir, range.lowerBound + k)
+                let text = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard let label = Int(text) else { throw ValidationError("\(url.path): not a class label: \(text)") }
+                return label
+            }, extra: [try SampleBatch.meta(stamp)])
         }
 
         func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

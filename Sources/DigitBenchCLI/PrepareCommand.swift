@@ -112,18 +112,13 @@ extension DigitBenchCommand {
 extension DigitBenchCommand.Prepare {
     /// Streams the prepared PNGs (in dataset order) into the ADM batch at `output`.
     func packADMBatch(indices: [Int], dataset: any ImageDataset, names: OutputNames, from dir: URL, to output: String) throws -> Int {
-        guard let first = indices.first else { throw ValidationError("nothing to pack into \(output): no image was prepared") }
-        let probe = try ImageCodec.decode(contentsOf: dir.appendingPathComponent(names.name(first, in: dataset)))
-        let writer = try ADMBatchWriter(url: URL(fileURLWithPath: output), count: indices.count, height: probe.height, width: probe.width, labels: imagefolder)
+        guard !indices.isEmpty else { throw ValidationError("nothing to pack into \(output): no image was prepared") }
         let start = Date()
-        for (k, i) in indices.enumerated() {
-            let name = names.name(i, in: dataset)
-            let image = k == 0 ? probe : try ImageCodec.decode(contentsOf: dir.appendingPathComponent(name))
-            try writer.append(image, label: dataset.label(i), id: name)
-            if k % 256 == 255 || k == indices.count - 1 { Progress.report(done: k + 1, total: indices.count, since: start, extra: "packing \(output)") }
+        try ADMBatchWriter.pack(indices.map { dir.appendingPathComponent(names.name($0, in: dataset)) }, to: URL(fileURLWithPath: output),
+                                labels: imagefolder, label: { dataset.label(indices[$0]) }) { done in
+            if done % 256 == 0 || done == indices.count { Progress.report(done: done, total: indices.count, since: start, extra: "packing \(output)") }
         }
         FileHandle.standardError.write("\n".data(using: .utf8)!)
-        try writer.finish()
         return indices.count
     }
 }

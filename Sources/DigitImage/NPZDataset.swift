@@ -93,3 +93,21 @@ public final class ADMBatchWriter {
         try writer.finish()
     }
 }
+
+extension ADMBatchWriter {
+    /// Streams image files (all one size; the first sets it) into a batch at `url` in the given
+    /// order, decoding one at a time. `label(k)` is file k's class when `labels` is true; `progress`
+    /// receives the number of files packed so far.
+    public static func pack(_ files: [URL], to url: URL, labels: Bool, label: (Int) throws -> Int?,
+                            extra: [(name: String, array: NPYArray)] = [], progress: ((Int) -> Void)? = nil) throws {
+        guard let first = files.first else { throw ImageError.dataset(path: url.path, reason: "no images to pack") }
+        let probe = try ImageCodec.decode(contentsOf: first)
+        let writer = try ADMBatchWriter(url: url, count: files.count, height: probe.height, width: probe.width, labels: labels)
+        for (k, file) in files.enumerated() {
+            let image = k == 0 ? probe : try ImageCodec.decode(contentsOf: file)
+            try writer.append(image, label: labels ? try label(k) : nil, id: file.path)
+            progress?(k + 1)
+        }
+        try writer.finish(extra: extra)
+    }
+}
