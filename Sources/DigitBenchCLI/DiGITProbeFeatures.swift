@@ -10,7 +10,8 @@ import Foundation
 ///
 /// Train images take the same deterministic path (upstream re-augments them with RandomResizedCrop
 /// + flip every epoch; cached features cannot). With a cache directory, each split's features are
-/// stored as `.npy` under a key of (model, weights, dataset listing, input path) and reused.
+/// stored as `.npy` in a ``FeatureCache`` entry keyed by the model, the checkpoint's SHA-256, the
+/// images' content digests, the labels and the input path, and reused.
 struct DiGITProbeFeatureSource: ProbeFeatureSource {
     let id: GeneratorID
     let tokenizer: DiGITTokenizer
@@ -44,8 +45,8 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
             let url = try checkpoint.map { URL(fileURLWithPath: $0) } ?? GeneratorLoader.registered("digit-\(id.size)-stage1")
             tokenizer = try DiGITTokenizer.load(digitCheckpoint: url)
             gpt = try DiGITStage1.load(contentsOf: url)
-            let attrs = try FileManager.default.attributesOfItem(atPath: url.path)
-            tag = "\(url.lastPathComponent):\((attrs[.size] as? Int) ?? 0):\((attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+            // The cache key names the checkpoint by content (memoised, so a multi-GB file is hashed once).
+            tag = try cache.map { "sha256 " + (try FeatureCache(directory: URL(fileURLWithPath: $0)).digests.file(url)) } ?? url.path
         default:
             throw ValidationError("--weights must be real or seeded")
         }
@@ -62,14 +63,22 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
         let dataset = try openDataset(path, imageFolderTree: true)
         guard dataset.count > 0 else { throw ValidationError("\(path): no images") }
         let layers = gpt.configuration.decoderLayers, d = gpt.configuration.decoderEmbedDim
-        // The cache key: everything the features depend on.
-        let listing = (0..<dataset.count).map { "\(dataset.itemID($0))\t\(dataset.label($0) ?? -1)" }.joined(separator: "\n")
-        let key = SHA256.hex(Data("\(id.rawValue)\n\(weightsTag)\n\(dataset.source)\nlp224\n\(layers)x\(d)\n\(listing)".utf8)).prefix(16)
-        let featuresFile = cache?.appendingPathComponent("\(id.rawValue)-\(name)-\(key).npy")
-        let labelsFile = cache?.appendingPathComponent("\(id.rawValue)-\(name)-\(key)-labels.npy")
-        if let featuresFile, let labelsFile, FileManager.default.fileExists(atPath: featuresFile.path), FileManager.default.fileExists(atPath: labelsFile.path) {
-            progress("\(name): cached features \(featuresFile.path)")
-            return try ProbeFeatures(featuresNPY: featuresFile, labelsNPY: labelsFile)
+        // The cache key: everything the features depend on (images by content, weights by SHA-256).
+        let cached = try cache.map { FeatureCache(directory: $0) }.map { c -> (FeatureCache, String) in
+            let images = try c.digests.dataset(dataset, range: 0..<dataset.count) { done, n in
+                if done == n || done % 4096 == 0 { progress("\(name): hashing images for the cache, \(done)/\(n)") }
+            }
+            let labels = SHA256.hex(Data((0..<dataset.count).map { "\(dataset.label($0) ?? -1)" }.joined(separator: ",").utf8))
+            let key = FeatureCache.key(["kind": "digit-bench linear-probe features v1", "model": id.rawValue, "weights": weightsTag,
+                                        "input": images, "labels": labels, "path": "lp224", "shape": "\(layers)x\(d)"])
+            return (c, key)
+        }
+        if let (c, key) = cached, let hit = c.load(key: key, names: ["features", "labels"], note: { progress($0) }),
+            hit.arrays["features"]?.shape == [dataset.count, layers, d], hit.arrays["labels"]?.shape == [dataset.count]
+        {
+            progress("\(name): cached features \(c.directory.appendingPathComponent(key).path)")
+            let f = hit.arrays["features"]!, l = hit.arrays["labels"]!
+            return try ProbeFeatures(count: dataset.count, layers: layers, dimension: d, values: f.floats(), labels: l.int64s().map(Int32.init))
         }
         var values = [Float](), labels = [Int32]()
         values.reserveCapacity(dataset.count * layers * d)
@@ -89,11 +98,11 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
             progress(String(format: "%@: %d/%d images, %.2f img/s, ETA %.0f s", name, done, dataset.count, rate, Double(dataset.count - done) / max(rate, 1e-9)))
         }
         let features = try ProbeFeatures(count: labels.count, layers: layers, dimension: d, values: values, labels: labels)
-        if let featuresFile, let labelsFile, let cache {
-            try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
-            try NPY.write(NPYArray(float32: values, shape: [labels.count, layers, d]), to: featuresFile)
-            try NPY.write(NPYArray(int64: labels.map(Int64.init), shape: [labels.count]), to: labelsFile)
-            progress("\(name): features cached in \(featuresFile.path)")
+        if let (c, key) = cached {
+            try c.store(key: key, arrays: ["features": NPYArray(float32: values, shape: [labels.count, layers, d]),
+                                            "labels": NPYArray(int64: labels.map(Int64.init), shape: [labels.count])],
+                        meta: Data("{\"model\": \"\(id.rawValue)\", \"images\": \(labels.count)}".utf8))
+            progress("\(name): features cached in \(c.directory.appendingPathComponent(key).path)")
         }
         return features
     }

@@ -32,6 +32,14 @@ struct EvalOptions: ParsableArguments {
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
 
+    @Option(help: ArgumentHelp(
+        "Cache per-image Inception features in this directory (default: $DIGIT_BENCH_CACHE when set, else no cache).",
+        discussion: "Entries are keyed by the SHA-256 of the images (file bytes, or pixels of an .npz), the weights, the protocol and the --on-error policy; a rerun on the same inputs reads the features instead of running the network. Shards sharing one directory are safe."))
+    var cache: String?
+
+    @Flag(help: "Use no feature cache, not even $DIGIT_BENCH_CACHE.")
+    var noCache = false
+
     func validate() throws {
         if let p = inputProtocol { _ = try InceptionProtocol(parsing: p) }
         guard ["real", "seeded"].contains(weights) else { throw ValidationError("--weights must be real or seeded, got '\(weights)'") }
@@ -104,17 +112,47 @@ struct EvalOptions: ParsableArguments {
         let loader = DatasetLoader(dataset: dataset, batchSize: batch, onError: OnError(rawValue: onError)!, shard: shard)
         let total = loader.indices.count
         guard total > 0 || shard.count > 1 else { throw ValidationError("\(input): no images") }
+        var run = ExtractionRun(input: input, datasetCount: dataset.count, range: loader.indices, used: 0, skipped: [],
+                                items: RunIdentity.items(of: dataset))
+        var entry: InceptionFeatureCacheEntry?
+        if let cache = featureCache() {
+            let e = try InceptionFeatureCacheEntry(cache: cache, dataset: dataset, range: loader.indices, net: net, protocol: inputProtocol,
+                                                   onError: onError, quiet: quiet)
+            if let hit = e.load(features) {
+                run.used = hit.used
+                run.skipped = hit.skipped
+                try hit.replay(batch: batch, body)
+                if !quiet { note("\(label): \(hit.used) images' features read from the cache \(e.directory.path)") }
+                return run
+            }
+            entry = e
+        }
+        var collected: [InceptionFeature: [Float]] = [:]
         var progress = ImageProgress(label: label, total: total, quiet: quiet)
         var done = 0
         let skipped = try loader.forEachBatch { b in
             guard !b.images.isEmpty else { return }
-            try body(try Self.extractMixedSizes(b.images, net: net, protocol: inputProtocol, features: features))
+            let out = try Self.extractMixedSizes(b.images, net: net, protocol: inputProtocol, features: features)
+            if entry != nil { for f in features { collected[f, default: []] += out[f]!.scalars } }
+            try body(out)
             done += b.images.count
             progress.update(done)
         }
         progress.finish(done)
-        return ExtractionRun(input: input, datasetCount: dataset.count, range: loader.indices, used: done, skipped: skipped,
-                             items: RunIdentity.items(of: dataset))
+        run.used = done
+        run.skipped = skipped
+        if let entry {
+            try entry.store(collected, used: done, skipped: skipped)
+            if !quiet { note("\(label): features cached in \(entry.directory.path)") }
+        }
+        return run
+    }
+
+    /// `--cache`, else `$DIGIT_BENCH_CACHE`, unless `--no-cache`.
+    func featureCache(environment: [String: String] = ProcessInfo.processInfo.environment) -> FeatureCache? {
+        if noCache { return nil }
+        guard let dir = cache ?? environment["DIGIT_BENCH_CACHE"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        return FeatureCache(directory: URL(fileURLWithPath: dir))
     }
 
     /// Features of images that may differ in size: runs of one size go through the network
@@ -152,6 +190,79 @@ struct EvalOptions: ParsableArguments {
         var out: [InceptionFeature: Tensor] = [:]
         for f in features { out[f] = Tensor(shape: [run.used, f.dimension], scalars: rows[f] ?? []) }
         return (out, run)
+    }
+}
+
+/// One input's entry in the feature cache: the Inception features of items `range` of a dataset
+/// under one protocol, weights and error policy.
+struct InceptionFeatureCacheEntry {
+    let cache: FeatureCache
+    let key: String
+    let settings: [String: String]
+    var directory: URL { cache.directory.appendingPathComponent(key) }
+
+    struct Meta: Codable {
+        var settings: [String: String]
+        var used: Int
+        var skipped: [SkippedItem]
+    }
+
+    struct Hit {
+        var arrays: [String: NPYArray]
+        var used: Int
+        var skipped: [SkippedItem]
+
+        /// Hands the cached rows to `body` in batches of `batch`, as the network would have.
+        func replay(batch: Int, _ body: ([InceptionFeature: Tensor]) throws -> Void) throws {
+            let values = arrays.compactMap { k, v in InceptionFeature(rawValue: k).map { ($0, v.floats()) } }
+            for lo in stride(from: 0, to: used, by: batch) {
+                let hi = min(used, lo + batch)
+                var out: [InceptionFeature: Tensor] = [:]
+                for (f, v) in values {
+                    out[f] = Tensor(shape: [hi - lo, f.dimension], scalars: Array(v[(lo * f.dimension)..<(hi * f.dimension)]))
+                }
+                try body(out)
+            }
+        }
+    }
+
+    init(cache: FeatureCache, dataset: any ImageDataset, range: Range<Int>, net: InceptionV3, protocol p: InceptionProtocol,
+         onError: String, quiet: Bool) throws
+    {
+        self.cache = cache
+        var progress = ImageProgress(label: "hashing inputs for the cache", total: range.count, quiet: quiet)
+        let input = try cache.digests.dataset(dataset, range: range) { done, _ in progress.update(done) }
+        if range.count > 256 { progress.finish(range.count) }
+        settings = ["kind": "digit-bench inception-v3 features v1", "protocol": p.rawValue,
+                    "weights": Self.weightsKey(net), "input": input, "on_error": onError]
+        key = FeatureCache.key(settings)
+    }
+
+    /// "seeded", or the checkpoint's SHA-256 as recorded when it was verified at load.
+    static func weightsKey(_ net: InceptionV3) -> String {
+        if net.isSeeded { return "seeded" }
+        if let r = net.weightsDescription.range(of: #"sha256 [0-9a-f]{16}"#, options: .regularExpression) {
+            return String(net.weightsDescription[r])
+        }
+        return net.weightsDescription
+    }
+
+    func load(_ features: [InceptionFeature]) -> Hit? {
+        guard let (arrays, metaData) = cache.load(key: key, names: features.map(\.rawValue), note: note),
+            let meta = try? JSONDecoder().decode(Meta.self, from: metaData), meta.settings == settings
+        else { return nil }
+        for f in features where arrays[f.rawValue]?.shape != [meta.used, f.dimension] {
+            note("cache entry \(directory.path): \(f.rawValue) has shape \(arrays[f.rawValue]?.shape ?? []), expected [\(meta.used), \(f.dimension)]; recomputing it")
+            return nil
+        }
+        return Hit(arrays: arrays, used: meta.used, skipped: meta.skipped)
+    }
+
+    func store(_ rows: [InceptionFeature: [Float]], used: Int, skipped: [SkippedItem]) throws {
+        let arrays = Dictionary(uniqueKeysWithValues: rows.map { f, v in (f.rawValue, NPYArray(float32: v, shape: [used, f.dimension])) })
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try cache.store(key: key, arrays: arrays, meta: enc.encode(Meta(settings: settings, used: used, skipped: skipped)))
     }
 }
 

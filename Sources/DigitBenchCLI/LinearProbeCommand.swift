@@ -16,7 +16,7 @@ extension DigitBenchCommand {
                 (Resize 256 bicubic + CenterCrop 224) and mean-pools the stage-1 GPT's inner_states[n] over \
                 all 257 positions for n = 0 … layers-1, as model_linearprobe.py does (train images are not \
                 augmented: the features are computed once). --checkpoint is the stage-1 file (it holds the \
-                tokenizer too); --cache DIR keeps the features as .npy keyed by model, weights and image list.
+                tokenizer too); --cache DIR keeps the features as .npy keyed by model, the checkpoint's SHA-256 and the images' content.
 
                 --classifier lbfgs (default): multinomial logistic regression on standardised features \
                 (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules), C chosen \
@@ -38,7 +38,7 @@ extension DigitBenchCommand {
         @Option(help: "Extract features with this model: digit-base or digit-large (DiGIT's stage-1 GPT).") var model: String?
         @Option(help: "Stage-1 checkpoint for --model (default: the registry's file under $DIGIT_BENCH_HOME/weights).") var checkpoint: String?
         @Option(help: "real, or seeded (digit-base stand-in weights: a dry run, not real accuracy).") var weights: String = "real"
-        @Option(help: "Directory caching extracted features (.npy), reused when model, weights and images match.") var cache: String?
+        @Option(help: "Directory caching extracted features (.npy), reused while model, checkpoint content and image content match.") var cache: String?
         @Option(help: "Images per extraction batch.") var extractBatch: Int = 8
         @Option(help: "Train image directory (ImageFolder) for --model.") var train: String?
         @Option(help: "Val image directory (ImageFolder) for --model.") var val: String?

@@ -121,7 +121,7 @@ public struct FileListDataset: ImageDataset {
         self.labels = labels
     }
 
-    func url(_ index: Int) -> URL {
+    public func url(_ index: Int) -> URL {
         let p = paths[index]
         return p.hasPrefix("/") ? URL(fileURLWithPath: p) : listFile.deletingLastPathComponent().appendingPathComponent(p)
     }

@@ -24,25 +24,31 @@ import _DigitTestSupport
         var cmd = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
         try cmd.run()
 
-        let files = try FileManager.default.contentsOfDirectory(atPath: cache.path).sorted()
-        let trainFile = try #require(files.first { $0.hasPrefix("digit-base-train-") && !$0.hasSuffix("-labels.npy") })
-        let cached = try NPY.read(contentsOf: cache.appendingPathComponent(trainFile))
-        #expect(cached.shape == [2, 16, 1024])
-        let labels = try NPY.read(contentsOf: cache.appendingPathComponent(trainFile.replacingOccurrences(of: ".npy", with: "-labels.npy")))
-        #expect(labels.int64s() == [0, 1])
-
+        // One FeatureCache entry per split (plus the digest memo); train is the one whose labels are [0, 1]
+        // with two images — both splits have that shape, so tell them apart by their features below.
+        let listing = { try FileManager.default.subpathsOfDirectory(atPath: cache.path).sorted() }
+        let files = try listing()
+        let entries = files.filter { $0.hasSuffix("/features.npy") }
+        #expect(entries.count == 2, "\(files)")
+        let arrays = try entries.map { try NPY.read(contentsOf: cache.appendingPathComponent($0)) }
+        for (e, a) in zip(entries, arrays) {
+            #expect(a.shape == [2, 16, 1024])
+            let labels = try NPY.read(contentsOf: cache.appendingPathComponent(e.replacingOccurrences(of: "features.npy", with: "labels.npy")))
+            #expect(labels.int64s() == [0, 1])
+        }
         let tokenizer = try DiGITTokenizer.seeded(.base8k)
         let gpt = try DiGITStage1(.seeded(), configuration: DiGITStage1.configurationDefaults)
         let images = try ["astronaut_512x512", "coffee_400x600"].map { try ImageCodec.decode(contentsOf: Fixtures.url("inception", "images/\($0).png")) }
         let f = try gpt.linearProbeFeatures(clusterIDs: tokenizer.encode(images: images, path: .lp224))  // (2, 17, 1024)
         var expected: [Float] = []
         for r in 0..<2 { expected += f.scalars[(r * 17 * 1024)..<((r * 17 + 16) * 1024)] }
-        #expect(cached.floats() == expected)  // the same computation, bit for bit
+        // The same computation, bit for bit, in one of the two entries (the other holds val).
+        #expect(arrays.filter { $0.floats() == expected }.count == 1)
 
         let first = try Data(contentsOf: out)
         var again = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
         try again.run()  // reads the cache: no new files, same result
-        #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).sorted() == files)
+        #expect(try listing() == files)
         let a = try #require(try JSONSerialization.jsonObject(with: first) as? [String: Any])
         let b = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
         let layersA = try #require(a["layers"] as? [[String: Any]])
