@@ -32,7 +32,7 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
     /// and the centroids), or the registry's stage-1 file.
     static func make(model: String, weights: String, checkpoint: String?, train: String, val: String, batch: Int, cache: String?) throws -> DiGITProbeFeatureSource {
         guard let id = GeneratorID(rawValue: model), id == .digitBase || id == .digitLarge else {
-            throw ValidationError("--model \(model): linear probing extracts features from digit-base or digit-large (DiGIT's stage-1 GPT)")
+            throw ValidationError("--model \(model): linear probing extracts features from digit-base or digit-large (DiGIT's stage-1 GPT) or \(DINOv2Model.allCases.map(\.rawValue).joined(separator: " or "))")
         }
         let tokenizer: DiGITTokenizer, gpt: DiGITStage1, tag: String
         switch weights {
@@ -60,17 +60,43 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
 
     /// One ImageFolder split → (N, layers, D) features and labels.
     func split(_ path: String, name: String, progress: (String) -> Void) throws -> ProbeFeatures {
+        let layers = gpt.configuration.decoderLayers, d = gpt.configuration.decoderEmbedDim
+        let extraction = ProbeExtraction(model: id.rawValue, settings: ["weights": weightsTag, "path": "lp224"], layers: layers,
+                                         dimension: d, batch: batch, cache: cache)
+        return try extraction.split(path, name: name, progress: progress) { images in
+            let clusters = tokenizer.encode(images: images, path: .lp224, batchSize: images.count)
+            let f = try gpt.linearProbeFeatures(clusterIDs: clusters)  // (B, layers + 1, D): drop the final layer's output
+            var values = [Float]()
+            f.withUnsafeBufferPointer { p in
+                for r in 0..<images.count { values += p[(r * (layers + 1) * d)..<((r * (layers + 1) + layers) * d)] }
+            }
+            return values
+        }
+    }
+}
+
+/// The part every image-folder probe source shares: read an ImageFolder split in batches, turn each
+/// batch into (B, layers, D) features, report progress, and keep the result in a ``FeatureCache``
+/// entry keyed by the model, `settings` (weights digest, input path, …), the images' content and
+/// the labels.
+struct ProbeExtraction {
+    let model: String
+    let settings: [String: String]
+    let layers: Int, dimension: Int
+    let batch: Int
+    let cache: URL?
+
+    func split(_ path: String, name: String, progress: (String) -> Void, features: ([RGBImage]) throws -> [Float]) throws -> ProbeFeatures {
         let dataset = try openDataset(path, imageFolderTree: true)
         guard dataset.count > 0 else { throw ValidationError("\(path): no images") }
-        let layers = gpt.configuration.decoderLayers, d = gpt.configuration.decoderEmbedDim
-        // The cache key: everything the features depend on (images by content, weights by SHA-256).
+        let (layers, d) = (self.layers, dimension)
         let cached = try cache.map { FeatureCache(directory: $0) }.map { c -> (FeatureCache, String) in
             let images = try c.digests.dataset(dataset, range: 0..<dataset.count) { done, n in
                 if done == n || done % 4096 == 0 { progress("\(name): hashing images for the cache, \(done)/\(n)") }
             }
             let labels = SHA256.hex(Data((0..<dataset.count).map { "\(dataset.label($0) ?? -1)" }.joined(separator: ",").utf8))
-            let key = FeatureCache.key(["kind": "digit-bench linear-probe features v1", "model": id.rawValue, "weights": weightsTag,
-                                        "input": images, "labels": labels, "path": "lp224", "shape": "\(layers)x\(d)"])
+            let key = FeatureCache.key(settings.merging(["kind": "digit-bench linear-probe features v1", "model": model,
+                                                         "input": images, "labels": labels, "shape": "\(layers)x\(d)"]) { a, _ in a })
             return (c, key)
         }
         if let (c, key) = cached, let hit = c.load(key: key, names: ["features", "labels"], note: { progress($0) }),
@@ -88,22 +114,20 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
                 guard let l else { throw ValidationError("\(dataset.itemID(i)): no class label (give ImageFolder trees: one sub-directory per class)") }
                 labels.append(Int32(l))
             }
-            let clusters = tokenizer.encode(images: b.images, path: .lp224, batchSize: b.images.count)
-            let f = try gpt.linearProbeFeatures(clusterIDs: clusters)  // (B, layers + 1, D)
-            f.withUnsafeBufferPointer { p in
-                for r in 0..<b.images.count { values += p[(r * (layers + 1) * d)..<((r * (layers + 1) + layers) * d)] }
-            }
+            let f = try features(b.images)
+            precondition(f.count == b.images.count * layers * d, "probe features: \(f.count) values for \(b.images.count) images")
+            values += f
             let done = labels.count
             let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-9)
             progress(String(format: "%@: %d/%d images, %.2f img/s, ETA %.0f s", name, done, dataset.count, rate, Double(dataset.count - done) / max(rate, 1e-9)))
         }
-        let features = try ProbeFeatures(count: labels.count, layers: layers, dimension: d, values: values, labels: labels)
+        let result = try ProbeFeatures(count: labels.count, layers: layers, dimension: d, values: values, labels: labels)
         if let (c, key) = cached {
             try c.store(key: key, arrays: ["features": NPYArray(float32: values, shape: [labels.count, layers, d]),
                                             "labels": NPYArray(int64: labels.map(Int64.init), shape: [labels.count])],
-                        meta: Data("{\"model\": \"\(id.rawValue)\", \"images\": \(labels.count)}".utf8))
+                        meta: Data("{\"model\": \"\(model)\", \"images\": \(labels.count)}".utf8))
             progress("\(name): features cached in \(c.directory.appendingPathComponent(key).path)")
         }
-        return features
+        return result
     }
 }

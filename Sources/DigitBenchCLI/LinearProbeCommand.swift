@@ -16,7 +16,9 @@ extension DigitBenchCommand {
                 (Resize 256 bicubic + CenterCrop 224) and mean-pools the stage-1 GPT's inner_states[n] over \
                 all 257 positions for n = 0 … layers-1, as model_linearprobe.py does (train images are not \
                 augmented: the features are computed once). --checkpoint is the stage-1 file (it holds the \
-                tokenizer too); --cache DIR keeps the features as .npy keyed by model, the checkpoint's SHA-256 and the images' content.
+                tokenizer too). --model dinov2-vitb14-reg4|dinov2-vitl14-reg4 takes dinov2's linear-eval \
+                features instead: Resize 256 + CenterCrop 224, then for each block in --layers (all, or \
+                indices; -1 = last) the final norm of its tokens pooled by --pool cls|mean. --cache DIR keeps the features as .npy keyed by model, the checkpoint's SHA-256 and the images' content.
 
                 --classifier lbfgs (default): multinomial logistic regression on standardised features \
                 (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules), C chosen \
@@ -35,15 +37,17 @@ extension DigitBenchCommand {
         @Option(help: "Val features .npy, (M, D) or (M, L, D).") var valFeatures: String?
         @Option(help: "Val labels .npy, (M) integers.") var valLabels: String?
 
-        @Option(help: "Extract features with this model: digit-base or digit-large (DiGIT's stage-1 GPT).") var model: String?
-        @Option(help: "Stage-1 checkpoint for --model (default: the registry's file under $DIGIT_BENCH_HOME/weights).") var checkpoint: String?
+        @Option(help: "Extract features with this model: digit-base or digit-large (DiGIT's stage-1 GPT), dinov2-vitb14-reg4 or dinov2-vitl14-reg4.") var model: String?
+        @Option(help: "Checkpoint for --model: DiGIT's stage-1 file, or dinov2_vit{b,l}14_reg4_pretrain.pth (default: the registry's file under $DIGIT_BENCH_HOME/weights).") var checkpoint: String?
+        @Option(help: "DINOv2: pool each block's normed tokens by cls (class token) or mean (patch average).") var pool: String = "cls"
+        @Option(help: "DINOv2: position-embedding interpolation, hub (dinov2's own, default) or digit.") var posEmbed: String = "hub"
         @Option(help: "real, or seeded (digit-base stand-in weights: a dry run, not real accuracy).") var weights: String = "real"
         @Option(help: "Directory caching extracted features (.npy), reused while model, checkpoint content and image content match.") var cache: String?
         @Option(help: "Images per extraction batch.") var extractBatch: Int = 8
         @Option(help: "Train image directory (ImageFolder) for --model.") var train: String?
         @Option(help: "Val image directory (ImageFolder) for --model.") var val: String?
 
-        @Option(help: "Layers to probe: all, or comma-separated indices into the features' layer axis.")
+        @Option(parsing: .unconditional, help: "Layers to probe: all, or comma-separated indices into the features' layer axis (DINOv2: the blocks to extract).")
         var layers: String = "all"
         @Option(help: "lbfgs (logistic regression, default) or sgd (upstream recipe).")
         var classifier: String = "lbfgs"
@@ -71,6 +75,10 @@ extension DigitBenchCommand {
             if let model {
                 guard let train, let val else { throw ValidationError("--model needs --train DIR and --val DIR (ImageFolder trees)") }
                 guard extractBatch > 0 else { throw ValidationError("--extract-batch must be positive") }
+                if DINOv2Model(rawValue: model) != nil {
+                    return try DINOv2ProbeFeatureSource.make(model: model, weights: weights, checkpoint: checkpoint, layers: layers, pool: pool,
+                                                             posEmbed: posEmbed, train: train, val: val, batch: extractBatch, cache: cache)
+                }
                 return try DiGITProbeFeatureSource.make(model: model, weights: weights, checkpoint: checkpoint, train: train, val: val,
                                                         batch: extractBatch, cache: cache)
             }
@@ -113,7 +121,7 @@ extension DigitBenchCommand {
             let say: (String) -> Void = { FileHandle.standardError.write(Data("linear-probe: \($0)\n".utf8)) }
             let (trainSet, valSet) = try source.load(progress: say)
             let selected: [Int]?
-            if layers == "all" {
+            if layers == "all" || source is DINOv2ProbeFeatureSource {  // DINOv2 extracts just the --layers blocks
                 selected = nil
             } else {
                 selected = try layers.split(separator: ",").map {

@@ -9,15 +9,20 @@ import _DigitTestSupport
 /// (both pieces are checked against upstream fixtures in DigitModelsTests), and a second run reuses
 /// the cache.
 @Suite(.serialized) struct LinearProbeModelTests {
-    @Test func digitBaseFeaturesAreTheStage1InnerStatesAndAreCached() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
+    /// train/{a,b} and val/{a,b}, one fixture photo each: class 0 = a, 1 = b.
+    static func makeTree(_ root: URL) throws {
         let layout = [("train/a", "astronaut_512x512"), ("train/b", "coffee_400x600"), ("val/a", "chelsea_300x451"), ("val/b", "rocket_crop256")]
         for (dir, image) in layout {
             let d = root.appendingPathComponent(dir)
             try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
             try FileManager.default.copyItem(at: Fixtures.url("inception", "images/\(image).png"), to: d.appendingPathComponent("\(image).png"))
         }
+    }
+
+    @Test func digitBaseFeaturesAreTheStage1InnerStatesAndAreCached() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.makeTree(root)
         let cache = root.appendingPathComponent("cache"), out = root.appendingPathComponent("probe.json")
         let args = ["linear-probe", "--model", "digit-base", "--weights", "seeded", "--train", root.appendingPathComponent("train").path,
                     "--val", root.appendingPathComponent("val").path, "--cache", cache.path, "--c", "1", "-o", out.path]
@@ -58,4 +63,34 @@ import _DigitTestSupport
         let top1B: [Double] = layersB.compactMap { $0["top1"] as? Double }
         #expect(top1A.count == 16 && top1A == top1B)
     }
+
+    /// `--model dinov2-vitb14-reg4 --layers -1,9 --pool mean` on seeded weights: the cached features
+    /// are DINOv2's pooled blocks of the Resize 256 + CenterCrop 224 crops (the pooling is checked
+    /// against upstream tokens in DINOv2ProbeTests), and the table names the blocks.
+    @Test func dinov2FeaturesArePooledBlocks() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-dino-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.makeTree(root)
+        let cache = root.appendingPathComponent("cache"), out = root.appendingPathComponent("probe.json")
+        let args = ["linear-probe", "--model", "dinov2-vitb14-reg4", "--weights", "seeded", "--layers", "-1,9", "--pool", "mean",
+                    "--train", root.appendingPathComponent("train").path, "--val", root.appendingPathComponent("val").path,
+                    "--cache", cache.path, "--c", "1", "-o", out.path]
+        var cmd = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
+        try cmd.run()
+        let entries = try FileManager.default.subpathsOfDirectory(atPath: cache.path).filter { $0.hasSuffix("/features.npy") }
+        let arrays = try entries.map { try NPY.read(contentsOf: cache.appendingPathComponent($0)) }
+        #expect(arrays.map(\.shape) == [[2, 2, 768], [2, 2, 768]])
+
+        let net = try DINOv2(.vitb14reg4, weights: .seeded(), interpolation: .hub)
+        let images = try ["chelsea_300x451", "rocket_crop256"].map {
+            DiGITTokenizer.crop(try ImageCodec.decode(contentsOf: Fixtures.url("inception", "images/\($0).png")), path: .lp224)
+        }
+        let expected = net.probeFeatures(DINOv2Input.normalized(ImageBatch(images: images)), layers: [11, 9], pool: .mean).scalars
+        #expect(arrays.filter { $0.floats() == expected }.count == 1)  // val's entry, the same computation bit for bit
+
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        let layers = try #require(json["layers"] as? [[String: Any]])
+        #expect(layers.compactMap { $0["name"] as? String } == ["block[11]", "block[9]"])
+    }
 }
+
