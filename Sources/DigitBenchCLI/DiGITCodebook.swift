@@ -5,7 +5,7 @@ import Foundation
 /// The decoder-less DiGIT tokenizers in `reconstruct` and `suite run`: images → DiGIT tokens on the
 /// generation path (Resize 256 + CenterCrop 256, bicubic ×224/256, DINOv2 block L−3, nearest
 /// centroid) → codebook usage, perplexity and entropy. rFID, PSNR and SSIM need pixels back, which
-/// only the stage-2 pixel decoder gives (not wired into `reconstruct` yet).
+/// only the stage-2 pixel decoder gives (`reconstruct --stage2`, ``DiGITReconstruction``).
 enum DiGITCodebook {
     /// Seeded weights, a DiGIT checkpoint holding `pretrained_encoder.*` and the centroids
     /// (`--checkpoint`), or the registry's DINOv2 and `km_*.npy` files (a missing one is an error
@@ -38,6 +38,21 @@ enum DiGITCodebook {
 }
 
 extension DigitBenchCommand.Reconstruct {
+    /// `--stage2`: the tokenizer plus stage 2 and the VQGAN of the tokenizer's size (seeded: the
+    /// base configurations on stand-in weights).
+    func digitReconstruction(_ id: DiGITTokenizerID, seeded: Bool) throws -> DiGITReconstruction {
+        let tokenizer = try DiGITCodebook.tokenizer(id, seeded: seeded, checkpoint: checkpoint)
+        let sampling = stage2Greedy ? SamplingConfiguration(greedy: true) : DiGITReconstruction.publishedSampling
+        if seeded {
+            guard id == .base8k else { throw ValidationError("seeded weights exist for the base models only (digit-base-8k)") }
+            note("\(id.rawValue) + stage 2 run on SEEDED weights; reconstructions and metrics are test values")
+            return DiGITReconstruction(tokenizer: tokenizer, stage2: try DiGITStage2(.seeded(), configuration: DiGITStage2.configurationDefaults),
+                                       stage2Seeded: true, vqgan: try MAGEVQGAN(weights: .seeded()), sampling: sampling, seed: seed)
+        }
+        let (stage2, vqgan) = try GeneratorLoader.digitStage2(size: id == .base8k ? "base" : "large", stage2Checkpoint: stage2Checkpoint)
+        return DiGITReconstruction(tokenizer: tokenizer, stage2: stage2, stage2Seeded: false, vqgan: vqgan, sampling: sampling, seed: seed)
+    }
+
     /// `reconstruct --tokenizer digit-base-8k|digit-large-16k`: what applies to a tokenizer without a
     /// pixel decoder, and a plain statement of what does not.
     func evaluateDiGITCodebook(_ id: DiGITTokenizerID) throws -> Result {
@@ -54,7 +69,7 @@ extension DigitBenchCommand.Reconstruct {
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         let u = CodebookUsage(histogram: histogram)
         let weightsText = seeded ? "SEEDED (DINOv2 and centroids are test weights; numbers are NOT real)" : "real"
-        let notApplicable = "\(id.rawValue) has no pixel decoder: rFID, PSNR and SSIM need DiGIT's stage-2 decoder (tokens -> stage 2 -> MAGE VQGAN), which `reconstruct` does not run yet"
+        let notApplicable = "\(id.rawValue) has no pixel decoder: rFID, PSNR and SSIM need DiGIT's stage-2 decoder (tokens -> stage 2 -> MAGE VQGAN); add --stage2 to run it"
         let rows: [(String, String)] = [
             ("tokenizer", id.rawValue), ("weights", weightsText), ("images", "\(images)"), ("data", dir),
             ("input path", "gen256: Resize 256 + CenterCrop 256, bicubic x224/256 (DiGIT's generation path)"),

@@ -260,14 +260,21 @@ enum GeneratorLoader {
     static func digit(_ id: GeneratorID, weights: String, checkpoint: String?, stage2Checkpoint: String?) throws -> DiGITGenerator {
         if weights == "seeded" { return try DiGITGenerator.seeded(id: id) }
         let s1 = try checkpoint.map { URL(fileURLWithPath: $0) } ?? registered("digit-\(id.size)\(id.isClassConditional ? "-cls" : "")-stage1")
-        let s2 = try stage2Checkpoint.map { URL(fileURLWithPath: $0) } ?? registered("digit-\(id.size)-stage2")
         let stage1 = try DiGITStage1.load(contentsOf: s1)
+        let (stage2, vqgan) = try digitStage2(size: id.size, stage2Checkpoint: stage2Checkpoint)
+        return try DiGITGenerator(id: id, stage1: stage1, stage2: stage2, vqgan: vqgan, usesSeededWeights: false)
+    }
+
+    /// DiGIT's pixel path: stage 2 (`--stage2-checkpoint` or the registry's `digit-<size>-stage2`)
+    /// and the MAGE VQGAN saved in it as `vqgan.*` (else the registry's `vqgan_jax_strongaug.ckpt`).
+    static func digitStage2(size: String, stage2Checkpoint: String?) throws -> (DiGITStage2, MAGEVQGAN) {
+        let s2 = try stage2Checkpoint.map { URL(fileURLWithPath: $0) } ?? registered("digit-\(size)-stage2")
         let stage2 = try DiGITStage2.load(contentsOf: s2)
         let inStage2 = try Checkpoint.open(s2).stateDict(select: "model").selecting(prefix: "vqgan.")
         let vqgan = inStage2.count > 0
             ? try MAGEVQGAN(stateDict: inStage2)
             : try MAGEVQGAN(stateDict: Checkpoint.load(registered(MAGEVQGAN.id)).stateDict)
-        return try DiGITGenerator(id: id, stage1: stage1, stage2: stage2, vqgan: vqgan, usesSeededWeights: false)
+        return (stage2, vqgan)
     }
 
     static func load(_ id: GeneratorID, weights: String, checkpoint: String?, vqCheckpoint: String? = nil, stage2Checkpoint: String? = nil,

@@ -211,8 +211,20 @@ extension DigitBenchCommand {
                 Inception are seeded and every number is a test value).
                 """)
 
-        @Option(help: "Tokenizer id: \((ReconCodec.ids + DiGITTokenizerID.allCases.map(\.rawValue)).joined(separator: ", ")) (the DiGIT ones report codebook statistics only).")
+        @Option(help: "Tokenizer id: \((ReconCodec.ids + DiGITTokenizerID.allCases.map(\.rawValue)).joined(separator: ", ")) (the DiGIT ones report codebook statistics, or with --stage2 reconstruct through DiGIT's pixel decoder).")
         var tokenizer: String
+
+        @Flag(help: "DiGIT tokenizers: reconstruct through the stage-2 decoder and MAGE VQGAN (image -> DiGIT tokens -> stage 2 -> VQGAN), for rFID/PSNR/SSIM.")
+        var stage2 = false
+
+        @Option(name: .customLong("stage2-checkpoint"), help: "With --stage2: the stage-2 checkpoint (default: digit_{base,large}_*_stage2.pt under $DIGIT_BENCH_HOME/weights; its vqgan.* is the pixel decoder).")
+        var stage2Checkpoint: String?
+
+        @Flag(name: .customLong("stage2-greedy"), help: "With --stage2: argmax codes instead of DiGIT's top-p 0.8 sampling.")
+        var stage2Greedy = false
+
+        @Option(help: "With --stage2: seed of the stage-2 sampling (image i draws from stream (seed, i), so results do not depend on batching or sharding).")
+        var seed: UInt64 = 0
 
         @Option(help: "Images: a folder, a file list or an ADM .npz (default: the bundled sample images).")
         var data: String?
@@ -286,9 +298,15 @@ extension DigitBenchCommand {
         }
 
         func evaluate() throws -> Result {
-            if let id = DiGITTokenizerID(rawValue: tokenizer) { return try evaluateDiGITCodebook(id) }
             let seeded = weights == "seeded"
-            let codec = try ReconCodec.load(tokenizer, checkpoint: checkpoint, seeded: seeded, useEMA: !noEMA)
+            let codec: ReconCodec
+            if let id = DiGITTokenizerID(rawValue: tokenizer) {
+                guard stage2 else { return try evaluateDiGITCodebook(id) }
+                codec = .neural(try digitReconstruction(id, seeded: seeded))
+            } else {
+                guard !stage2, stage2Checkpoint == nil else { throw ValidationError("--stage2 and --stage2-checkpoint are for the DiGIT tokenizers") }
+                codec = try ReconCodec.load(tokenizer, checkpoint: checkpoint, seeded: seeded, useEMA: !noEMA)
+            }
             let proto = reconProtocol.flatMap(ReconProtocol.init(rawValue:)) ?? .default(for: codec)
             // Inception (loaded before the long run so a missing file fails fast).
             var net: InceptionV3?
@@ -344,7 +362,7 @@ extension DigitBenchCommand {
                 case let .neural(t):
                     let x = t.modelInput(images)
                     let enc = try t.encode(x)
-                    let decoded = try t.decode(enc.tokens)
+                    let decoded = try (t as? IndexedTokenDecoder)?.decode(enc.tokens, sampleIndices: b.indices) ?? t.decode(enc.tokens)
                     recon = Self.outputImages(t, decoded)
                     truth = proto.isOpenMAGVIT2 ? Self.outputImages(t, x) : images
                     if totals.histogram.isEmpty { totals.histogram = [Int](repeating: 0, count: t.codebookSize) }
@@ -460,6 +478,7 @@ extension DigitBenchCommand {
         static func outputImages(_ t: any ImageTokenizer, _ x: Tensor) -> ImageBatch {
             if let l = t as? LlamaGenVQ { return l.outputImages(x) }
             if let m = t as? MAGEVQGAN { return m.outputImages(x) }
+            if let d = t as? DiGITReconstruction { return d.outputImages(x) }
             return t.outputImages(x)
         }
 
