@@ -8,7 +8,7 @@ extension DigitBenchCommand {
     struct BenchDiGIT: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "digit-gpt",
-            abstract: "Tokens/s of DiGIT's stage-1 GPT (and stage-2 decoder) at batch 1 on seeded base weights.",
+            abstract: "Tokens/s of DiGIT's stage-1 GPT (and stage-2 decoder) on seeded base weights, or the whole two-stage pipeline's images/s (--pipeline).",
             discussion: """
                 Uses seeded weights of the real base architectures (the speed does not depend on the \
                 values). Each figure is the minimum of --repeats runs. Upstream's torch CPU figures \
@@ -31,7 +31,14 @@ extension DigitBenchCommand {
         @Option(help: "shared/ directory holding fixtures/*/perf_anchor.json (default: $DIGIT_BENCH_SHARED or ../shared).")
         var shared: String?
 
+        @Flag(help: "Time the whole two-stage generate of --batch images instead: stage 1 (256 tokens, top-k), stage 2 (256-token prefix + 256 codes, top-p 0.8), MAGE VQGAN decode; images/s with a per-stage breakdown.")
+        var pipeline = false
+
+        @Option(help: "With --pipeline: base, or large (d 1536, 24 layers, FFN 6144, 16K clusters; 16 heads and a stage 2 of the same width are assumptions: the real ones come from the checkpoints' cfg).")
+        var size = "base"
+
         func run() throws {
+            if pipeline { return try runPipeline() }
             let sharedRoot = shared ?? ProcessInfo.processInfo.environment["DIGIT_BENCH_SHARED"] ?? "../shared"
             print("weights         seeded (architecture of digit-base; values do not affect speed)")
             print("threads         \(Threads.count); BLAS \(Threads.blasDescription)")
@@ -106,6 +113,45 @@ extension DigitBenchCommand {
             print("stage 2 (batch \(batch))")
             row("prefix prefill, 256 tokens", prefill, "prefix_prefill_256_s", perToken: false, anchor: anchor2)
             row("incremental decoder after the prefix", perToken, "incremental_decoder_s_per_token_after_prefix", perToken: true, anchor: anchor2)
+        }
+
+        /// `--pipeline`: one timed two-stage generation of `batch` unconditional samples on seeded weights.
+        func runPipeline() throws {
+            guard size == "base" || size == "large" else { throw ValidationError("--size must be base or large") }
+            var c1 = DiGITStage1.configurationDefaults, c2 = DiGITStage2.configurationDefaults
+            if size == "large" {
+                (c1.decoderLayers, c1.decoderEmbedDim, c1.decoderFfnEmbedDim, c1.targetVocabSize) = (24, 1536, 6144, 16000)
+                (c2.decoderLayers, c2.decoderEmbedDim, c2.decoderFfnEmbedDim, c2.sourceVocabSize) = (24, 1536, 6144, 16000)
+            }
+            print("weights         seeded digit-\(size) architecture (values do not affect speed)\(size == "large" ? "; heads and stage-2 size assumed" : "")")
+            print("threads         \(Threads.count); BLAS \(Threads.blasDescription)")
+            let t0 = Date()
+            let generator = try DiGITGenerator(
+                id: size == "base" ? .digitBase : .digitLarge, stage1: DiGITStage1(.seeded(), configuration: c1),
+                stage2: DiGITStage2(.seeded(), configuration: c2), vqgan: MAGEVQGAN(weights: .seeded()), usesSeededWeights: true)
+            print(String(format: "build           %.1f s (seeding both stages and the VQGAN)", Date().timeIntervalSince(t0)))
+            let rngs = (0..<batch).map { SampleRNG(seed: 0, sample: $0) }
+            let s1 = SamplingConfiguration(topK: size == "base" ? 200 : 400), s2 = DiGITReconstruction.publishedSampling
+            var t = Date()
+            let clusters = try generator.clusters(classes: [Int?](repeating: nil, count: batch), rngs: rngs, sampling: s1)
+            let stage1 = Date().timeIntervalSince(t)
+            t = Date()
+            let hyps = try generator.stage2.generate(clusterIDs: clusters, options: DiGITGenerator.searchOptions(s2)) { i, step in
+                rngs[i].uniform(step: step, stream: 1)
+            }
+            let stage2 = Date().timeIntervalSince(t)
+            t = Date()
+            let codes = hyps.map { Array($0.codes.prefix(DiGITGenerator.tokens)) }
+            _ = generator.vqgan.outputImages(try generator.vqgan.decode(TokenGrid(batch: batch, height: 16, width: 16, indices: Array(codes.joined()))))
+            let vqgan = Date().timeIntervalSince(t)
+            let total = stage1 + stage2 + vqgan
+            print("\nstage (batch \(batch))                           seconds   share   per image")
+            for (name, v) in [("stage 1: 256 tokens, top-k \(s1.topK)", stage1), ("stage 2: 256-token prefix + 256 codes, top-p 0.8", stage2),
+                              ("MAGE VQGAN decode to 256x256", vqgan)] {
+                print(name.padding(toLength: 48, withPad: " ", startingAt: 0)
+                      + String(format: "%7.2f  %5.1f %%  %7.2f s", v, 100 * v / total, v / Double(batch)))
+            }
+            print(String(format: "total                                           %7.2f           %7.2f s  = %.4f images/s", total, total / Double(batch), Double(batch) / total))
         }
 
         /// A fixed stand-in for a random stream (speed does not depend on the draws).
