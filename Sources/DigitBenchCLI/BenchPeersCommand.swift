@@ -106,7 +106,7 @@ extension DigitBenchCommand.Bench {
 
 /// The rows of the side-by-side table, in run order.
 enum PeerRowID: String, CaseIterable {
-    case inception, frechet, decode, tokenizer, gpt, kmeans, probe
+    case inception, frechet, decode, tokenizer, lfq, gpt, kmeans, probe
 
     static func parse(_ list: String) throws -> [PeerRowID] {
         try list.split(separator: ",").map { s in
@@ -124,7 +124,7 @@ enum PeerRowID: String, CaseIterable {
         case .inception: ["torch", "torchvision", "pytorch_fid", "torch_fidelity"]
         case .frechet: ["scipy", "pytorch_fid"]
         case .decode: ["PIL"]
-        case .tokenizer, .gpt: ["torch"]
+        case .tokenizer, .lfq, .gpt: ["torch"]
         case .kmeans: ["faiss"]
         case .probe: ["sklearn"]
         }
@@ -136,6 +136,7 @@ enum PeerRowID: String, CaseIterable {
         case .frechet: [try PeerRows.frechet(c)]
         case .decode: [try PeerRows.decode(c)]
         case .tokenizer: [try PeerRows.tokenizer(c)]
+        case .lfq: [try PeerRows.lfq(c)]
         case .gpt: [try PeerRows.gpt(c)]
         case .kmeans: [try PeerRows.kmeans(c)]
         case .probe: [try PeerRows.probe(c)]
@@ -285,9 +286,36 @@ enum PeerRows {
 
     static func tokenizer(_ c: PeerContext) throws -> PeerBenchRow {
         let model = try LlamaGenVQ(seeded: .vq16)
-        let photo = try ImageCodec.decode(contentsOf: c.shared.appendingPathComponent("fixtures/llamagen_vq/images/lg_256_astronaut.png"))
-        let x = model.modelInput(ImageBatch(images: [photo]))                 // (1, 3, 256, 256)
-        try NPY.write(NPYArray(x), to: c.file("x.npy"))
+        let flops = PeerFlops.llamaGenVQ(model.config, side: 256)
+        let anchor = PeerInputs.vqAnchor(c.shared)
+        return try tokenizerRow(
+            c, model, row: .tokenizer, photo: "fixtures/llamagen_vq/images/lg_256_astronaut.png", files: ("x.npy", "indices.npy", "decoded.npy"),
+            workload: "LlamaGen VQ-16 encode + decode_code, one 256² image", peer: "torch (tools/peers/llamagen_vq.py)", flops: flops,
+            notes: String(format: "%.1f GFLOP/image (convs + attention). Fixture anchor (upstream vq_model.py, torch 1.13, 2 threads, loaded machine, shared/fixtures/llamagen_vq/timings.json): %.1f s encode+decode.", flops / 1e9, anchor))
+    }
+
+    // MARK: LFQ tokenizer
+
+    static func lfq(_ c: PeerContext) throws -> PeerBenchRow {
+        // Raw (non-EMA) seeded weights: the torch port seeds the plain encoder.*/decoder.* keys.
+        let model = try LFQTokenizer(.lfq256, weights: .seeded(), useEMA: false)
+        let f = model.flops(imageSide: 256)
+        return try tokenizerRow(
+            c, model, row: .lfq, photo: "fixtures/lfq/images/omv2_256_astronaut.png", files: ("x_lfq.npy", "lfq_indices.npy", "lfq_decoded.npy"),
+            workload: "Open-MAGVIT2 lfq-256 (v1) encode + decode, one 256² image", peer: "torch (tools/peers/openmagvit2_lfq.py)",
+            flops: f.encoder + f.decoder,
+            notes: String(format: "%.1f GFLOP/image (convs). The torch port matches upstream's fixtures (latent 1.4e-5, indices exact, decode 1.6e-5).", (f.encoder + f.decoder) / 1e9))
+    }
+
+    /// encode + decode(tokens) of one 256² photo on both sides; the peer writes the code indices and
+    /// the decoded tensor (`files`: input, indices, decoded) for the check.
+    static func tokenizerRow(
+        _ c: PeerContext, _ model: any ImageTokenizer, row: PeerRowID, photo: String, files: (input: String, indices: String, decoded: String),
+        workload: String, peer peerName: String, flops: Double, notes: String
+    ) throws -> PeerBenchRow {
+        let image = try ImageCodec.decode(contentsOf: c.shared.appendingPathComponent(photo))
+        let x = model.modelInput(ImageBatch(images: [image]))                 // (1, 3, 256, 256)
+        try NPY.write(NPYArray(x), to: c.file(files.input))
         PeakRSS.reset()
         var tokens: TokenGrid?
         var decoded = Tensor(zeros: [1])
@@ -296,23 +324,20 @@ enum PeerRows {
             decoded = try model.decode(tokens!)
         }
         let rss = PeakRSS.kilobytes()
-        let (json, unavailable) = c.runPeer(.tokenizer)
+        let (json, unavailable) = c.runPeer(row)
         let peer = (json?["peers"] as? [[String: Any]])?.first
         var check = "—"
-        if peer != nil, let idx = try? c.loadNPY("indices.npy").int64s(), let dec = try? c.loadNPY("decoded.npy").floats() {
+        if peer != nil, let idx = try? c.loadNPY(files.indices).int64s(), let dec = try? c.loadNPY(files.decoded).floats() {
             let differ = zip(idx, tokens!.indices).filter { Int($0) != $1 }.count
             check = "indices: \(differ) of \(idx.count) differ; "
                 + (differ == 0 ? PeerChecks.close(decoded.scalars, dec, atol: 3e-4, rtol: 0, what: "decoded") : "decoded not compared")
         }
-        let flops = PeerFlops.llamaGenVQ(model.config, side: 256)
-        let anchor = PeerInputs.vqAnchor(c.shared)
         return PeerBenchRow(
-            id: "tokenizer", workload: "LlamaGen VQ-16 encode + decode_code, one 256² image", unit: "img", units: 1,
-            ourSeconds: ours, peer: "torch (tools/peers/llamagen_vq.py)", peerVersion: peer?["version"] as? String ?? "",
+            id: row.rawValue, workload: workload, unit: "img", units: 1,
+            ourSeconds: ours, peer: peerName, peerVersion: peer?["version"] as? String ?? "",
             peerSeconds: peer?["seconds"] as? Double, ratioTarget: 1.5, bound: .sgemm, boundSeconds: c.sgemmSeconds(flops),
             boundTarget: 0.6, ourPeakRSSKB: rss, peerPeakRSSKB: json?["peak_rss_kb"] as? Int, check: check,
-            unavailable: unavailable,
-            notes: String(format: "%.1f GFLOP/image (convs + attention). Fixture anchor (upstream vq_model.py, torch 1.13, 2 threads, loaded machine, shared/fixtures/llamagen_vq/timings.json): %.1f s encode+decode.", flops / 1e9, anchor))
+            unavailable: unavailable, notes: notes)
     }
 
     // MARK: GPT decoding

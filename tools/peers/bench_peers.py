@@ -5,7 +5,7 @@ outputs the Swift side compares with its own (proof that both computed the same 
 
     python bench_peers.py ROW --work DIR --threads 2 --shared /work/shared [--repeats N] [...]
 
-ROW: inception | frechet | decode | tokenizer | gpt | kmeans | probe. Every model runs on seeded
+ROW: inception | frechet | decode | tokenizer | lfq | gpt | kmeans | probe. Every model runs on seeded
 weights (shared/spec/seeded-weights.md); nothing is downloaded. Install the peers with
 tools/bench-peers.sh.
 """
@@ -123,6 +123,32 @@ def row_tokenizer(a):
             "peers": [{"name": "torch (LlamaGen VQ-16 port)", "version": torch.__version__, "seconds": sec, "units": x.shape[0]}]}
 
 
+def row_lfq(a):
+    """encode + decode of Open-MAGVIT2's v1 lfq-256 (tools/peers/openmagvit2_lfq.py, seeded raw
+    `encoder.*`/`decoder.*` weights, checked against the manifest) on WORK/x_lfq.npy."""
+    import json
+    import numpy as np
+    torch = common.torch_threads(a.threads)
+    import openmagvit2_lfq
+    model = openmagvit2_lfq.lfq_256_b().eval()
+    with open(os.path.join(a.shared, "fixtures/manifests/omv2_tokenizer_imagenet_256_B.json")) as f:
+        want = {e["key"]: list(e["shape"]) for e in json.load(f)["entries"] if e["key"].startswith(("encoder.", "decoder."))}
+    if {k: list(v.shape) for k, v in model.state_dict().items()} != want:
+        raise SystemExit("openmagvit2_lfq.py: state-dict keys differ from the imagenet_256_B manifest")
+    model.load_state_dict(common.seeded_state_dict(model))
+    x = torch.from_numpy(np.load(os.path.join(a.work, "x_lfq.npy")))
+
+    def run():
+        q, idx = model.encode(x)
+        return idx, model.decode(q)
+
+    sec, (idx, dec) = common.best_of(a.repeats, run, warmup=False)
+    np.save(os.path.join(a.work, "lfq_indices.npy"), idx.numpy().astype(np.int64).reshape(-1))
+    np.save(os.path.join(a.work, "lfq_decoded.npy"), dec.numpy())
+    return {"row": "lfq", "peers": [{"name": "torch (Open-MAGVIT2 LFQ port)", "version": torch.__version__,
+                                     "seconds": sec, "units": x.shape[0]}]}
+
+
 def row_gpt(a):
     """LlamaGen GPT-B (tools/peers/llamagen_gpt.py, seeded): prefill the class token, then the given
     tokens one at a time with the KV cache, batch 1, no CFG."""
@@ -191,7 +217,7 @@ def main():
     a = ap.parse_args()
     common.setup(a.threads, a.shared)
     rows = {"inception": row_inception, "frechet": row_frechet, "decode": row_decode, "tokenizer": row_tokenizer,
-            "gpt": row_gpt, "kmeans": row_kmeans, "probe": row_probe}
+            "lfq": row_lfq, "gpt": row_gpt, "kmeans": row_kmeans, "probe": row_probe}
     if a.row not in rows:
         raise SystemExit(f"unknown row {a.row!r}; one of {', '.join(rows)}")
     out = rows[a.row](a)
