@@ -106,7 +106,7 @@ extension DigitBenchCommand.Bench {
 
 /// The rows of the side-by-side table, in run order.
 enum PeerRowID: String, CaseIterable {
-    case inception, frechet, decode, tokenizer, lfq, gpt, kmeans, probe
+    case inception, frechet, decode, tokenizer, lfq, dinov2, gpt, kmeans, probe
 
     static func parse(_ list: String) throws -> [PeerRowID] {
         try list.split(separator: ",").map { s in
@@ -124,7 +124,7 @@ enum PeerRowID: String, CaseIterable {
         case .inception: ["torch", "torchvision", "pytorch_fid", "torch_fidelity"]
         case .frechet: ["scipy", "pytorch_fid"]
         case .decode: ["PIL"]
-        case .tokenizer, .lfq, .gpt: ["torch"]
+        case .tokenizer, .lfq, .dinov2, .gpt: ["torch"]
         case .kmeans: ["faiss"]
         case .probe: ["sklearn"]
         }
@@ -137,6 +137,7 @@ enum PeerRowID: String, CaseIterable {
         case .decode: [try PeerRows.decode(c)]
         case .tokenizer: [try PeerRows.tokenizer(c)]
         case .lfq: [try PeerRows.lfq(c)]
+        case .dinov2: [try PeerRows.dinov2(c)]
         case .gpt: [try PeerRows.gpt(c)]
         case .kmeans: [try PeerRows.kmeans(c)]
         case .probe: [try PeerRows.probe(c)]
@@ -305,6 +306,37 @@ enum PeerRows {
             workload: "Open-MAGVIT2 lfq-256 (v1) encode + decode, one 256² image", peer: "torch (tools/peers/openmagvit2_lfq.py)",
             flops: f.encoder + f.decoder,
             notes: String(format: "%.1f GFLOP/image (convs). The torch port matches upstream's fixtures (latent 1.4e-5, indices exact, decode 1.6e-5).", (f.encoder + f.decoder) / 1e9))
+    }
+
+    // MARK: DINOv2
+
+    static func dinov2(_ c: PeerContext) throws -> PeerBenchRow {
+        let n = c.quick ? 2 : 8
+        let net = try DINOv2(.vitb14reg4, weights: .seeded(), interpolation: .digit)
+        let photos = try PeerInputs.photos(c.shared)
+        let crops = (0..<n).map { DiGITTokenizer.crop(photos[$0 % photos.count], path: .dump224) }
+        let x = DINOv2Input.normalized(ImageBatch(images: crops))           // (N, 3, 224, 224)
+        try NPY.write(NPYArray(x), to: c.file("x_dino.npy"))
+        PeakRSS.reset()
+        var out = Tensor(zeros: [1])
+        let ours = try bestSeconds(c.repeats, warmup: false) { out = net.forwardFeatures(x) }
+        let rss = PeakRSS.kilobytes()
+        let (json, unavailable) = c.runPeer(.dinov2)
+        let peer = (json?["peers"] as? [[String: Any]])?.first
+        var check = "—"
+        if peer != nil, let ref = try? c.loadNPY("dino_out.npy").floats() {
+            check = PeerChecks.close(out.scalars, ref, atol: 2e-4, rtol: 0, what: "forward_features of \(n) images")
+        }
+        // 2 per multiply-add: patch embedding, then per block qkv + proj + MLP (12 d² per token) and
+        // the two attention products (2 · T² · d).
+        let (d, t, depth) = (Double(net.embedDim), Double(1 + 4 + 256), Double(net.depth))
+        let flops = 2 * 3 * 14 * 14 * d * 256 + depth * (2 * t * 12 * d * d + 2 * 2 * t * t * d)
+        return PeerBenchRow(
+            id: "dinov2", workload: "DINOv2 ViT-B/14-reg4 forward_features, 224², batch \(n)", unit: "img", units: Double(n),
+            ourSeconds: ours, peer: "torch (tools/peers/dinov2_vit.py)", peerVersion: peer?["version"] as? String ?? "",
+            peerSeconds: peer?["seconds"] as? Double, ratioTarget: 1.5, bound: .sgemm, boundSeconds: c.sgemmSeconds(flops) * Double(n),
+            boundTarget: 0.6, ourPeakRSSKB: rss, peerPeakRSSKB: json?["peak_rss_kb"] as? Int, check: check, unavailable: unavailable,
+            notes: String(format: "%.1f GFLOP/image (linear layers, attention, patch embedding). The torch port matches upstream's fixture (final norm 3.1e-6).", flops / 1e9))
     }
 
     /// encode + decode(tokens) of one 256² photo on both sides; the peer writes the code indices and

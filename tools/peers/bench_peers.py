@@ -5,7 +5,7 @@ outputs the Swift side compares with its own (proof that both computed the same 
 
     python bench_peers.py ROW --work DIR --threads 2 --shared /work/shared [--repeats N] [...]
 
-ROW: inception | frechet | decode | tokenizer | lfq | gpt | kmeans | probe. Every model runs on seeded
+ROW: inception | frechet | decode | tokenizer | lfq | dinov2 | gpt | kmeans | probe. Every model runs on seeded
 weights (shared/spec/seeded-weights.md); nothing is downloaded. Install the peers with
 tools/bench-peers.sh.
 """
@@ -149,6 +149,22 @@ def row_lfq(a):
                                      "seconds": sec, "units": x.shape[0]}]}
 
 
+def row_dinov2(a):
+    """forward_features of DINOv2 ViT-B/14-reg4 (tools/peers/dinov2_vit.py, seeded, DiGIT's
+    position-embedding interpolation) on the normalised 224² batch WORK/x_dino.npy."""
+    import json
+    import numpy as np
+    torch = common.torch_threads(a.threads)
+    import dinov2_vit
+    model = dinov2_vit.vitb14_reg4().eval()
+    model.load_state_dict(common.seeded_state_dict(model, os.path.join(a.shared, "fixtures/manifests/dinov2_vitb14_reg4.json")))
+    x = torch.from_numpy(np.load(os.path.join(a.work, "x_dino.npy")))
+    sec, out = common.best_of(a.repeats, lambda: model.forward_features(x), warmup=False)
+    np.save(os.path.join(a.work, "dino_out.npy"), out.numpy())
+    return {"row": "dinov2", "peers": [{"name": "torch (DINOv2 ViT-B/14-reg4 port)", "version": torch.__version__,
+                                        "seconds": sec, "units": x.shape[0]}]}
+
+
 def row_gpt(a):
     """LlamaGen GPT-B (tools/peers/llamagen_gpt.py, seeded): prefill the class token, then the given
     tokens one at a time with the KV cache, batch 1, no CFG."""
@@ -217,7 +233,7 @@ def main():
     a = ap.parse_args()
     common.setup(a.threads, a.shared)
     rows = {"inception": row_inception, "frechet": row_frechet, "decode": row_decode, "tokenizer": row_tokenizer,
-            "lfq": row_lfq, "gpt": row_gpt, "kmeans": row_kmeans, "probe": row_probe}
+            "lfq": row_lfq, "dinov2": row_dinov2, "gpt": row_gpt, "kmeans": row_kmeans, "probe": row_probe}
     if a.row not in rows:
         raise SystemExit(f"unknown row {a.row!r}; one of {', '.join(rows)}")
     out = rows[a.row](a)
