@@ -80,7 +80,7 @@ void dbi_jpeg_close(dbi_jpeg_reader *reader);
 /// horizontal pass, output column c being input column `col0 + c`. Vertical: `v_bounds`/`v_kk` for the
 /// window's `out_h` rows in input rows; NULL means no vertical pass, output row r being row `row0 + r`.
 /// Only the input rows the window needs are resampled horizontally. Writes `out_h` rows of `out_w * 3`
-/// bytes to `dst`. Byte-identical to Pillow whichever kernel runs (AVX2 when available, else scalar).
+/// bytes to `dst`. Byte-identical to Pillow whichever kernel runs (AVX-512BW / AVX2 when available, else scalar).
 /// Returns non-zero only when out of memory.
 int dbi_resample8_rgb(const uint8_t *src, size_t src_len, int32_t in_w, int32_t in_h, const int32_t *h_bounds,
                       const int32_t *h_kk, int32_t h_ksize, int32_t col0, int32_t out_w, const int32_t *v_bounds,
