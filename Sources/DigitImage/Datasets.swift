@@ -209,7 +209,7 @@ public struct LoadedBatch: Sendable {
 }
 
 /// Streams a dataset in batches: each batch is decoded and preprocessed in parallel
-/// (`parallelFor` over the batch), handed to `body`, then released. Memory is bounded by one batch
+/// (`Threads.count` threads taking items from a shared counter), handed to `body`, then released. Memory is bounded by one batch
 /// whatever the dataset size.
 public struct DatasetLoader: Sendable {
     public var dataset: any ImageDataset
