@@ -234,69 +234,94 @@ static void jpeg_emit_message_handler(j_common_ptr cinfo, int level) {
 
 static void jpeg_silent_output(j_common_ptr cinfo) { (void)cinfo; }
 
-int dbi_jpeg_decode(const uint8_t *bytes, size_t length, uint64_t max_pixels, dbi_jpeg_image *out,
-                    char message[DBI_MESSAGE_LENGTH]) {
+struct dbi_jpeg_reader {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_safe_error err;
+};
+
+int dbi_jpeg_open(const uint8_t *bytes, size_t length, uint64_t max_pixels, dbi_jpeg_reader **reader,
+                  dbi_jpeg_image *out, char message[DBI_MESSAGE_LENGTH]) {
     memset(out, 0, sizeof(*out));
+    *reader = NULL;
     if (length < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8) {
         set_message(message, "not a JPEG file (no SOI marker)");
         return 1;
     }
-    struct jpeg_decompress_struct cinfo;
-    jpeg_safe_error err;
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = jpeg_error_exit_handler;
-    err.pub.emit_message = jpeg_emit_message_handler;
-    err.pub.output_message = jpeg_silent_output;
-    err.message = message;
-    err.memory_destination = NULL;
-    uint8_t *volatile data = NULL;
-    if (setjmp(err.jump)) {
-        free(data);
-        jpeg_destroy_decompress(&cinfo);
+    dbi_jpeg_reader *r = (dbi_jpeg_reader *)calloc(1, sizeof(dbi_jpeg_reader));
+    if (!r) {
+        set_message(message, "out of memory");
         return 1;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, (const unsigned char *)bytes, (unsigned long)length);
-    jpeg_read_header(&cinfo, TRUE);
-    out->jpeg_color_space = (int32_t)cinfo.jpeg_color_space;
-    out->saw_adobe_marker = cinfo.saw_Adobe_marker ? 1 : 0;
-    switch (cinfo.num_components) {
-    case 1: cinfo.out_color_space = JCS_GRAYSCALE; break;
-    case 3: cinfo.out_color_space = JCS_RGB; break;
-    case 4: cinfo.out_color_space = JCS_CMYK; break;
+    struct jpeg_decompress_struct *cinfo = &r->cinfo;
+    cinfo->err = jpeg_std_error(&r->err.pub);
+    r->err.pub.error_exit = jpeg_error_exit_handler;
+    r->err.pub.emit_message = jpeg_emit_message_handler;
+    r->err.pub.output_message = jpeg_silent_output;
+    r->err.message = message;
+    r->err.memory_destination = NULL;
+    if (setjmp(r->err.jump)) {
+        jpeg_destroy_decompress(cinfo);
+        free(r);
+        return 1;
+    }
+    jpeg_create_decompress(cinfo);
+    jpeg_mem_src(cinfo, (const unsigned char *)bytes, (unsigned long)length);
+    jpeg_read_header(cinfo, TRUE);
+    out->jpeg_color_space = (int32_t)cinfo->jpeg_color_space;
+    out->saw_adobe_marker = cinfo->saw_Adobe_marker ? 1 : 0;
+    switch (cinfo->num_components) {
+    case 1: cinfo->out_color_space = JCS_GRAYSCALE; break;
+    case 3: cinfo->out_color_space = JCS_RGB; break;
+    case 4: cinfo->out_color_space = JCS_CMYK; break;
     default:
-        snprintf(message, DBI_MESSAGE_LENGTH, "JPEG with %d components is not supported (1, 3 or 4)", cinfo.num_components);
-        jpeg_destroy_decompress(&cinfo);
+        snprintf(message, DBI_MESSAGE_LENGTH, "JPEG with %d components is not supported (1, 3 or 4)", cinfo->num_components);
+        jpeg_destroy_decompress(cinfo);
+        free(r);
         return 1;
     }
     // Pillow's defaults (libjpeg's): islow integer IDCT, fancy upsampling, no block smoothing change.
-    cinfo.dct_method = JDCT_ISLOW;
-    cinfo.do_fancy_upsampling = TRUE;
-    if ((uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height > max_pixels) {
+    cinfo->dct_method = JDCT_ISLOW;
+    cinfo->do_fancy_upsampling = TRUE;
+    if ((uint64_t)cinfo->image_width * (uint64_t)cinfo->image_height > max_pixels) {
         snprintf(message, DBI_MESSAGE_LENGTH, "image of %ux%u pixels exceeds the limit of %llu pixels",
-                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, (unsigned long long)max_pixels);
-        jpeg_destroy_decompress(&cinfo);
+                 (unsigned)cinfo->image_width, (unsigned)cinfo->image_height, (unsigned long long)max_pixels);
+        jpeg_destroy_decompress(cinfo);
+        free(r);
         return 1;
     }
-    jpeg_start_decompress(&cinfo);
-    size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
-    data = (uint8_t *)malloc(stride * cinfo.output_height + 1);
-    if (!data) {
-        set_message(message, "out of memory");
-        jpeg_destroy_decompress(&cinfo);
-        return 1;
-    }
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = data + stride * cinfo.output_scanline;
-        jpeg_read_scanlines(&cinfo, &row, 1);
-    }
-    jpeg_finish_decompress(&cinfo);
-    out->width = (int32_t)cinfo.output_width;
-    out->height = (int32_t)cinfo.output_height;
-    out->components = cinfo.output_components;
-    jpeg_destroy_decompress(&cinfo);
-    out->data = data;
+    jpeg_start_decompress(cinfo);
+    out->width = (int32_t)cinfo->output_width;
+    out->height = (int32_t)cinfo->output_height;
+    out->components = cinfo->output_components;
+    *reader = r;
     return 0;
+}
+
+int dbi_jpeg_read(dbi_jpeg_reader *r, uint8_t *dst, size_t capacity, char message[DBI_MESSAGE_LENGTH]) {
+    struct jpeg_decompress_struct *cinfo = &r->cinfo;
+    r->err.message = message;
+    size_t stride = (size_t)cinfo->output_width * (size_t)cinfo->output_components;
+    if (capacity < stride * cinfo->output_height) {
+        set_message(message, "JPEG output buffer too small");
+        return 1;
+    }
+    if (setjmp(r->err.jump)) return 1;
+    // Many rows per call: libjpeg returns as many as its current row group holds.
+    JSAMPROW rows[32];
+    while (cinfo->output_scanline < cinfo->output_height) {
+        JDIMENSION first = cinfo->output_scanline, n = cinfo->output_height - first;
+        if (n > 32) n = 32;
+        for (JDIMENSION i = 0; i < n; i++) rows[i] = dst + stride * (first + i);
+        jpeg_read_scanlines(cinfo, rows, n);
+    }
+    jpeg_finish_decompress(cinfo);
+    return 0;
+}
+
+void dbi_jpeg_close(dbi_jpeg_reader *r) {
+    if (!r) return;
+    jpeg_destroy_decompress(&r->cinfo);
+    free(r);
 }
 
 int dbi_jpeg_encode_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t quality,

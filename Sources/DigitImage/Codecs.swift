@@ -121,22 +121,33 @@ public enum ImageCodec {
     /// (Pillow: "image file is truncated").
     public static func decodeJPEG(_ raw: UnsafeRawBufferPointer, path: String = "<memory>") throws -> RGBImage {
         var img = dbi_jpeg_image()
+        var reader: OpaquePointer? = nil
         var message = [CChar](repeating: 0, count: Int(DBI_MESSAGE_LENGTH))
-        let rc = dbi_jpeg_decode(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, maxPixels, &img, &message)
+        let rc = dbi_jpeg_open(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, maxPixels, &reader, &img, &message)
         if rc != 0 { throw ImageError.corrupt(path: path, format: "JPEG", reason: String(cString: message)) }
-        defer { dbi_free(img.data) }
+        defer { dbi_jpeg_close(reader) }
         let w = Int(img.width), h = Int(img.height), n = w * h
-        guard let src = img.data else { throw ImageError.corrupt(path: path, format: "JPEG", reason: "no pixel data") }
+        // Decodes straight into the array that holds the pixels (RGB files: the image's own buffer).
+        func read(_ count: Int) throws -> [UInt8] {
+            try [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+                if dbi_jpeg_read(reader, buf.baseAddress, count, &message) != 0 {
+                    throw ImageError.corrupt(path: path, format: "JPEG", reason: String(cString: message))
+                }
+                initialized = count
+            }
+        }
         switch img.components {
         case 3:
-            return RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: src, count: n * 3)))
+            return RGBImage(width: w, height: h, pixels: try read(n * 3))
         case 1:
+            let src = try read(n)
             var out = [UInt8](repeating: 0, count: n * 3)
             out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<n { let c = src[i]; o[3 * i] = c; o[3 * i + 1] = c; o[3 * i + 2] = c }
             }
             return RGBImage(width: w, height: h, pixels: out)
         default:
+            let src = try read(n * 4)
             var out = [UInt8](repeating: 0, count: n * 3)
             out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<n {

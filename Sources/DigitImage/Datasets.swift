@@ -1,3 +1,4 @@
+import Dispatch
 import DigitTensor
 import Foundation
 
@@ -208,7 +209,7 @@ public struct LoadedBatch: Sendable {
 }
 
 /// Streams a dataset in batches: each batch is decoded and preprocessed in parallel
-/// (`parallelFor` over the batch), handed to `body`, then released. Memory is bounded by one batch
+/// (`Threads.count` threads taking items from a shared counter), handed to `body`, then released. Memory is bounded by one batch
 /// whatever the dataset size.
 public struct DatasetLoader: Sendable {
     public var dataset: any ImageDataset
@@ -245,8 +246,13 @@ public struct DatasetLoader: Sendable {
             var results = [Result<RGBImage, Error>?](repeating: nil, count: chunk.count)
             let ds = dataset, rc = recipe
             results.withUnsafeMutableBufferPointer { r in
-                parallelFor(chunk.count) { j in
-                    r[j] = Result { rc.apply(try ds.load(chunk[j])) }
+                // Items are taken one at a time from a shared counter, so a thread slowed by other
+                // load (or a large image) does not leave the other idle at the end of the batch.
+                let next = ItemCounter()
+                DispatchQueue.concurrentPerform(iterations: min(Threads.count, chunk.count)) { _ in
+                    while let j = next.take(below: chunk.count) {
+                        r[j] = Result { rc.apply(try ds.load(chunk[j])) }
+                    }
                 }
             }
             var batch = LoadedBatch()
@@ -265,5 +271,19 @@ public struct DatasetLoader: Sendable {
             try body(batch)
         }
         return skipped
+    }
+}
+
+/// A shared work counter for ``DatasetLoader``'s threads.
+private final class ItemCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func take(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
     }
 }

@@ -15,21 +15,29 @@ public enum Preprocess {
         let scale = Double(size) / Double(min(img.width, img.height))
         let w = Int((Double(img.width) * scale).rounded(.toNearestOrEven))
         let h = Int((Double(img.height) * scale).rounded(.toNearestOrEven))
-        img = Resample.resize(img, width: w, height: h, filter: .bicubic)
-        let top = (img.height - size) / 2
-        let left = (img.width - size) / 2
-        return img.cropped(left: left, top: top, width: size, height: size)
+        // The crop fused into the resize: only the kept pixels are computed (same bytes).
+        return Resample.resizeCropped(img, width: w, height: h, filter: .bicubic,
+                                      left: (w - size) / 2, top: (h - size) / 2, cropWidth: size, cropHeight: size)
     }
 
     /// torchvision 0.14 `Resize(size, interpolation)` on a PIL image: the short side becomes `size`, the
     /// long side `int(size * long / short)` (truncated), through Pillow's `resize`.
     public static func torchvisionResize(_ image: RGBImage, size: Int, filter: ResampleFilter = .bilinear) -> RGBImage {
+        let (nw, nh) = torchvisionResizedSize(image, size: size)
+        return Resample.resize(image, width: nw, height: nh, filter: filter)
+    }
+
+    static func torchvisionResizedSize(_ image: RGBImage, size: Int) -> (width: Int, height: Int) {
         precondition(size > 0, "Resize size must be positive")
         let w = image.width, h = image.height
         let (short, long) = w <= h ? (w, h) : (h, w)
         let newLong = Int(Double(size * long) / Double(short))
-        let (nw, nh) = w <= h ? (size, newLong) : (newLong, size)
-        return Resample.resize(image, width: nw, height: nh, filter: filter)
+        return w <= h ? (size, newLong) : (newLong, size)
+    }
+
+    /// `CenterCrop`'s offsets (Python round, half to even).
+    static func torchvisionCropOffsets(width: Int, height: Int, cropWidth cw: Int, cropHeight ch: Int) -> (left: Int, top: Int) {
+        (Int((Double(width - cw) / 2.0).rounded(.toNearestOrEven)), Int((Double(height - ch) / 2.0).rounded(.toNearestOrEven)))
     }
 
     /// torchvision `CenterCrop(size)` on a PIL image: offsets `int(round((H - size) / 2.0))` (Python
@@ -51,14 +59,19 @@ public enum Preprocess {
             img = padded
             if img.width == cw && img.height == ch { return img }
         }
-        let top = Int((Double(img.height - ch) / 2.0).rounded(.toNearestOrEven))
-        let left = Int((Double(img.width - cw) / 2.0).rounded(.toNearestOrEven))
+        let (left, top) = torchvisionCropOffsets(width: img.width, height: img.height, cropWidth: cw, cropHeight: ch)
         return img.cropped(left: left, top: top, width: cw, height: ch)
     }
 
     /// `Resize(size, interpolation) + CenterCrop(size)` (DiGIT / MAGE validation preprocessing uses bicubic).
+    /// The crop is fused into the resize (only the kept pixels are computed; same bytes).
     public static func torchvisionResizeCenterCrop(_ image: RGBImage, size: Int, filter: ResampleFilter = .bicubic) -> RGBImage {
-        torchvisionCenterCrop(torchvisionResize(image, size: size, filter: filter), width: size, height: size)
+        let (nw, nh) = torchvisionResizedSize(image, size: size)
+        if nw < size || nh < size || (nw == image.width && nh == image.height) {
+            return torchvisionCenterCrop(torchvisionResize(image, size: size, filter: filter), width: size, height: size)
+        }
+        let (left, top) = torchvisionCropOffsets(width: nw, height: nh, cropWidth: size, cropHeight: size)
+        return Resample.resizeCropped(image, width: nw, height: nh, filter: filter, left: left, top: top, cropWidth: size, cropHeight: size)
     }
 }
 

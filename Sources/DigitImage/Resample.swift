@@ -1,5 +1,7 @@
 // Port of python-pillow/Pillow src/libImaging/Resample.c and Reduce.c (Pillow 9.4.0, the version
-// that made ../shared/fixtures/resize; unchanged in substance since 7.0).
+// that made ../shared/fixtures/resize; unchanged in substance since 7.0). The 8-bit passes run in
+// Sources/CImageCodecs/resample8.c (AVX2 kernels, same integer arithmetic).
+import CImageCodecs
 import Foundation
 
 /// Pillow's resampling filters (`Image.Resampling`), with their support radius at scale 1.
@@ -113,6 +115,46 @@ public struct ResampleCoefficients: Sendable {
     }
 }
 
+/// One axis's ``ResampleCoefficients`` in Pillow's 8-bit form (`normalize_coeffs_8bpc`), laid out for
+/// the C kernels (`bounds`: pairs of first input index and tap count; `weights`: `kernelSize` per output).
+/// Cached by (input size, output size, filter): a dataset of same-sized images computes them once.
+final class FixedCoefficients: @unchecked Sendable {
+    let kernelSize: Int
+    let bounds: UnsafeMutablePointer<Int32>
+    let weights: UnsafeMutablePointer<Int32>
+
+    init(_ c: ResampleCoefficients) {
+        kernelSize = c.kernelSize
+        bounds = .allocate(capacity: c.bounds.count)
+        for (i, b) in c.bounds.enumerated() { bounds[i] = Int32(b) }
+        let fixed = c.fixedPoint
+        weights = .allocate(capacity: fixed.count)
+        for (i, w) in fixed.enumerated() { weights[i] = w }
+    }
+
+    deinit {
+        bounds.deallocate()
+        weights.deallocate()
+    }
+
+    private struct Key: Hashable { let inSize: Int, outSize: Int, filter: ResampleFilter }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var cache: [Key: FixedCoefficients] = [:]
+
+    static func cached(inSize: Int, outSize: Int, filter: ResampleFilter) -> FixedCoefficients {
+        let key = Key(inSize: inSize, outSize: outSize, filter: filter)
+        lock.lock()
+        if let c = cache[key] { lock.unlock(); return c }
+        lock.unlock()
+        let c = FixedCoefficients(ResampleCoefficients(inSize: inSize, outSize: outSize, filter: filter))
+        lock.lock()
+        defer { lock.unlock() }
+        if cache.count >= 256 { cache.removeAll() }  // bounded: datasets of mixed sizes
+        cache[key] = c
+        return c
+    }
+}
+
 /// Pillow-exact resampling of 8-bit RGB images and float planes.
 public enum Resample {
     public static let precisionBits = 22
@@ -122,90 +164,37 @@ public enum Resample {
     public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter) -> RGBImage {
         precondition(width > 0 && height > 0, "resize to \(width)x\(height)")
         if width == image.width && height == image.height { return image }
-        var current = image
-        if width != image.width {
-            let c = ResampleCoefficients(inSize: image.width, outSize: width, filter: filter)
-            current = horizontal8(current, coefficients: c, outWidth: width)
-        }
-        if height != image.height {
-            let c = ResampleCoefficients(inSize: image.height, outSize: height, filter: filter)
-            current = vertical8(current, coefficients: c, outHeight: height)
-        }
-        return current
+        return resizeCropped(image, width: width, height: height, filter: filter, left: 0, top: 0, cropWidth: width, cropHeight: height)
     }
 
-    @inline(__always)
-    static func clip8(_ v: Int32) -> UInt8 {
-        if v >= Int32(1 << (precisionBits + 8)) { return 255 }
-        if v <= 0 { return 0 }
-        return UInt8(truncatingIfNeeded: v >> Int32(precisionBits))
-    }
-
-    static func horizontal8(_ image: RGBImage, coefficients c: ResampleCoefficients, outWidth: Int) -> RGBImage {
-        let kk = c.fixedPoint
-        let ksize = c.kernelSize
-        let inW = image.width, h = image.height
-        var out = [UInt8](repeating: 0, count: outWidth * h * 3)
-        image.pixels.withUnsafeBufferPointer { srcBuf in
-            out.withUnsafeMutableBufferPointer { dstBuf in
-                kk.withUnsafeBufferPointer { kBuf in
-                    c.bounds.withUnsafeBufferPointer { bBuf in
-                        let src = srcBuf.baseAddress!, dst = dstBuf.baseAddress!, k0 = kBuf.baseAddress!
-                        let half: Int32 = 1 << Int32(precisionBits - 1)
-                        for y in 0..<h {
-                            let row = src + y * inW * 3
-                            let orow = dst + y * outWidth * 3
-                            for xx in 0..<outWidth {
-                                let xmin = bBuf[2 * xx], n = bBuf[2 * xx + 1]
-                                let k = k0 + xx * ksize
-                                var s0 = half, s1 = half, s2 = half
-                                var p = row + xmin * 3
-                                for x in 0..<n {
-                                    let w = k[x]
-                                    s0 &+= Int32(p[0]) &* w
-                                    s1 &+= Int32(p[1]) &* w
-                                    s2 &+= Int32(p[2]) &* w
-                                    p += 3
-                                }
-                                orow[3 * xx] = clip8(s0)
-                                orow[3 * xx + 1] = clip8(s1)
-                                orow[3 * xx + 2] = clip8(s2)
-                            }
-                        }
-                    }
+    /// `resize(image, width:height:filter:).cropped(left:top:width:height:)` computing only the pixels
+    /// the crop keeps: the horizontal pass runs on the kept columns and the input rows the kept output
+    /// rows read, the vertical pass on the kept rows. Each output pixel of Pillow's passes depends only
+    /// on its own window, so the bytes are those of the full resize (tested against it).
+    public static func resizeCropped(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter,
+                                     left: Int, top: Int, cropWidth: Int, cropHeight: Int) -> RGBImage {
+        precondition(width > 0 && height > 0, "resize to \(width)x\(height)")
+        precondition(left >= 0 && top >= 0 && cropWidth >= 0 && cropHeight >= 0 && left + cropWidth <= width && top + cropHeight <= height,
+                     "crop (\(left), \(top), \(cropWidth)x\(cropHeight)) outside \(width)x\(height)")
+        if image.pixels.isEmpty || cropWidth == 0 || cropHeight == 0 { return RGBImage(width: cropWidth, height: cropHeight) }
+        let h = width != image.width ? FixedCoefficients.cached(inSize: image.width, outSize: width, filter: filter) : nil
+        let v = height != image.height ? FixedCoefficients.cached(inSize: image.height, outSize: height, filter: filter) : nil
+        let count = cropWidth * cropHeight * 3
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            image.pixels.withUnsafeBufferPointer { src in
+                withExtendedLifetime((h, v)) {
+                    let rc = dbi_resample8_rgb(
+                        src.baseAddress, src.count, Int32(image.width), Int32(image.height),
+                        h.map { $0.bounds + 2 * left }, h.map { $0.weights + left * $0.kernelSize }, Int32(h?.kernelSize ?? 0),
+                        Int32(left), Int32(cropWidth),
+                        v.map { $0.bounds + 2 * top }, v.map { $0.weights + top * $0.kernelSize }, Int32(v?.kernelSize ?? 0),
+                        Int32(top), Int32(cropHeight), out.baseAddress)
+                    precondition(rc == 0, "resize: out of memory")
                 }
             }
+            initialized = count
         }
-        return RGBImage(width: outWidth, height: h, pixels: out)
-    }
-
-    static func vertical8(_ image: RGBImage, coefficients c: ResampleCoefficients, outHeight: Int) -> RGBImage {
-        let kk = c.fixedPoint
-        let ksize = c.kernelSize
-        let w = image.width
-        let rowLen = w * 3
-        var out = [UInt8](repeating: 0, count: rowLen * outHeight)
-        var acc = [Int32](repeating: 0, count: rowLen)
-        image.pixels.withUnsafeBufferPointer { srcBuf in
-            out.withUnsafeMutableBufferPointer { dstBuf in
-                acc.withUnsafeMutableBufferPointer { accBuf in
-                    let src = srcBuf.baseAddress!, dst = dstBuf.baseAddress!, a = accBuf.baseAddress!
-                    let half: Int32 = 1 << Int32(precisionBits - 1)
-                    for yy in 0..<outHeight {
-                        let ymin = c.bounds[2 * yy], n = c.bounds[2 * yy + 1]
-                        for i in 0..<rowLen { a[i] = half }
-                        for y in 0..<n {
-                            let wgt = kk[yy * ksize + y]
-                            let row = src + (ymin + y) * rowLen
-                            for i in 0..<rowLen { a[i] &+= Int32(row[i]) &* wgt }
-                        }
-                        let orow = dst + yy * rowLen
-                        for i in 0..<rowLen { orow[i] = clip8(a[i]) }
-                    }
-                }
-            }
-        }
-        return RGBImage(width: w, height: outHeight, pixels: out)
+        return RGBImage(width: cropWidth, height: cropHeight, pixels: pixels)
     }
 
     /// Pillow's 'F' (float32) resize of one plane (row-major `height x width`): double weights and

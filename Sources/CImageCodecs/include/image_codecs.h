@@ -35,7 +35,7 @@ typedef struct {
     uint8_t palette[256 * 3];
 } dbi_png_image;
 
-/// A decoded JPEG.
+/// A JPEG's header as dbi_jpeg_open reads it (the output size and components).
 typedef struct {
     int32_t width;
     int32_t height;
@@ -45,8 +45,6 @@ typedef struct {
     int32_t jpeg_color_space;
     /// Whether an Adobe APP14 marker was present.
     int32_t saw_adobe_marker;
-    /// width * height * components bytes, rows top to bottom. Free with dbi_free.
-    uint8_t *data;
 } dbi_jpeg_image;
 
 /// Decodes a PNG held in memory. Returns 0 on success; otherwise writes a message and returns non-zero.
@@ -57,10 +55,36 @@ int dbi_png_decode(const uint8_t *bytes, size_t length, uint64_t max_pixels, dbi
 /// Reads only the PNG header (width, height, colour type, bit depth).
 int dbi_png_read_header(const uint8_t *bytes, size_t length, dbi_png_image *out, char message[DBI_MESSAGE_LENGTH]);
 
-/// Decodes a JPEG held in memory with libjpeg-turbo's defaults (JDCT_ISLOW, fancy upsampling), as
-/// Pillow does. A truncated stream (libjpeg's "premature end of data" warning) is an error.
-int dbi_jpeg_decode(const uint8_t *bytes, size_t length, uint64_t max_pixels, dbi_jpeg_image *out,
-                    char message[DBI_MESSAGE_LENGTH]);
+/// A JPEG held in memory being decoded, in steps so that the caller allocates the pixel buffer.
+typedef struct dbi_jpeg_reader dbi_jpeg_reader;
+
+/// Reads the header and starts decompression with libjpeg-turbo's defaults (JDCT_ISLOW, fancy
+/// upsampling), as Pillow does; fills `out`. Images of more than `max_pixels` pixels are
+/// refused before any pixel memory is allocated. On success `*reader` must be released with dbi_jpeg_close.
+int dbi_jpeg_open(const uint8_t *bytes, size_t length, uint64_t max_pixels, dbi_jpeg_reader **reader,
+                  dbi_jpeg_image *out, char message[DBI_MESSAGE_LENGTH]);
+
+/// Decodes all rows into `dst` (width * components bytes per row, rows top to bottom; `capacity`
+/// bytes available). Returns 0 on success; otherwise writes a message. A truncated stream (libjpeg's
+/// "premature end of data" warning) is an error.
+int dbi_jpeg_read(dbi_jpeg_reader *reader, uint8_t *dst, size_t capacity, char message[DBI_MESSAGE_LENGTH]);
+
+void dbi_jpeg_close(dbi_jpeg_reader *reader);
+
+/// Pillow's 8-bit resample of an RGB image (`Image.resize`: Resample.c's horizontal pass, then the
+/// vertical pass, each rounding to uint8), computing only an output window.
+///
+/// `src` holds `in_h` rows of `in_w * 3` bytes (`src_len` bytes readable from `src`). Horizontal:
+/// `h_bounds` holds `out_w` pairs (first input column, tap count) and `h_kk` `out_w * h_ksize` weights
+/// (Pillow's `normalize_coeffs_8bpc` fixed point, 22 bits) for the window's columns; NULL means no
+/// horizontal pass, output column c being input column `col0 + c`. Vertical: `v_bounds`/`v_kk` for the
+/// window's `out_h` rows in input rows; NULL means no vertical pass, output row r being row `row0 + r`.
+/// Only the input rows the window needs are resampled horizontally. Writes `out_h` rows of `out_w * 3`
+/// bytes to `dst`. Byte-identical to Pillow whichever kernel runs (AVX-512BW / AVX2 when available, else scalar).
+/// Returns non-zero only when out of memory.
+int dbi_resample8_rgb(const uint8_t *src, size_t src_len, int32_t in_w, int32_t in_h, const int32_t *h_bounds,
+                      const int32_t *h_kk, int32_t h_ksize, int32_t col0, int32_t out_w, const int32_t *v_bounds,
+                      const int32_t *v_kk, int32_t v_ksize, int32_t row0, int32_t out_h, uint8_t *dst);
 
 /// Encodes 8-bit RGB (HWC) as PNG at zlib `compression_level` (0...9). `*out` is freed with dbi_free.
 int dbi_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t compression_level,
