@@ -170,11 +170,12 @@ extension VQCodebook {
 /// levels, where the tiles are too few for efficient sgemms. Error and speed: docs/conv-perf.md.
 let vqConvAlgorithm = Conv2dAlgorithm.winograd(tile: 4, minOutputPixels: 32 * 32)
 
-/// `nonlinearity(norm(x))`: swish (`x * sigmoid(x)`, DigitTensor's `silu` formula) applied in place
-/// to the GroupNorm output, saving one activation-sized allocation per call.
+/// `nonlinearity(norm(x))`: swish (`x * sigmoid(x)`, DigitTensor's `silu` formula with its
+/// vectorised exp, `siluInPlace`) applied in place to the GroupNorm output, saving one
+/// activation-sized allocation per call.
 func normSwish(_ norm: GroupNorm, _ x: Tensor) -> Tensor {
     var h = norm(x)
-    h.apply { $0 / (1 + Foundation.exp(-$0)) }
+    siluInPlace(&h)
     return h
 }
 
