@@ -62,19 +62,40 @@ extension DigitBenchCommand.Bench {
         @Option(help: "conv2d tile width in output columns (Conv2dTuning.targetColumns).")
         var tileColumns: Int = Conv2dTuning.targetColumns
 
+        @Option(help: "Layer shapes: inception (FID Inception-v3 at 299 px) or vq16 (LlamaGen VQ-16 3x3 convs at 256 px).")
+        var net = "inception"
+
+        @Option(help: "3x3 stride-1 convs by winograd2 / winograd4 (F(2x2,3x3) / F(4x4,3x3)) instead of im2col.")
+        var algorithm = "im2col"
+
         func run() throws {
             benchUsesCPUTime = options.cpuTime
             Conv2dTuning.targetColumns = tileColumns
+            let winogradTile: Int? = ["winograd2": 2, "winograd4": 4][algorithm]
+            guard winogradTile != nil || algorithm == "im2col" else {
+                throw ValidationError("--algorithm: im2col, winograd2 or winograd4, not \(algorithm)")
+            }
+            guard let layers = ["inception": InceptionConvs.layers, "vq16": InceptionConvs.vq16][net] else {
+                throw ValidationError("--net: inception or vq16, not \(net)")
+            }
             let n = options.referenceSize
             let ref = 2 * Double(n) * Double(n) * Double(n) / 1e9 / GemmBench.seconds(m: n, n: n, k: n, repeat: options.repeat)
-            print("conv2d on Inception-v3 (pytorch-fid) layer shapes, batch \(batch), tiles of \(tileColumns) columns; \(Threads.blasDescription)")
+            print("conv2d on \(net) layer shapes, batch \(batch), \(algorithm), tiles of \(tileColumns) columns; \(Threads.blasDescription)")
             print("reference sgemm \(n)³: \(fmt(ref, 1)) GFLOP/s; best of \(options.repeat) runs after one warm-up; \(options.clockDescription)\n")
             var rows: [[String]] = []
             var totalFlop = 0.0, totalTime = 0.0
-            for layer in InceptionConvs.layers where filter.map({ layer.name.contains($0) }) ?? true {
+            for layer in layers where filter.map({ layer.name.contains($0) }) ?? true {
                 let (x, w) = layer.inputs(batch: batch)
+                // Winograd weights are transformed once per layer (as Conv2d caches them), outside the timing.
+                let u = winogradTile.flatMap { t in
+                    layer.kh == 3 && layer.kw == 3 && layer.stride == 1 ? WinogradWeights(w, tile: WinogradTile(t)) : nil
+                }
                 let s = time(repeat: options.repeat) {
-                    _ = conv2d(x, weight: w, stride: (layer.stride, layer.stride), padding: layer.padding)
+                    if let u {
+                        _ = conv2dWinograd(x, weights: u, padding: layer.padding)
+                    } else {
+                        _ = conv2d(x, weight: w, stride: (layer.stride, layer.stride), padding: layer.padding)
+                    }
                 }
                 let gflop = layer.flops(batch: batch) / 1e9
                 totalFlop += gflop
@@ -225,6 +246,20 @@ enum InceptionConvs {
             conv("Mixed_7a.branch7x7x3_4", 192, 192, (3, 3), 17, stride: 2),
         ]
         + inceptionE("Mixed_7b", 1280) + inceptionE("Mixed_7c", 2048)
+
+    /// The distinct 3x3 conv shapes of LlamaGen VQ-16 (ch 128, ch_mult [1,1,2,2,4]) at 256 px, one
+    /// of each (the encoder's conv_in and the decoder's conv_out are the few-channel ends).
+    static let vq16: [Layer] = [
+        conv("enc.conv_in", 3, 128, (3, 3), 256, pad: (1, 1)),
+        conv("res 128@256", 128, 128, (3, 3), 256, pad: (1, 1)),
+        conv("res 128@128", 128, 128, (3, 3), 128, pad: (1, 1)),
+        conv("res 128>256@64", 128, 256, (3, 3), 64, pad: (1, 1)),
+        conv("res 256@64", 256, 256, (3, 3), 64, pad: (1, 1)),
+        conv("res 256@32", 256, 256, (3, 3), 32, pad: (1, 1)),
+        conv("res 256>512@16", 256, 512, (3, 3), 16, pad: (1, 1)),
+        conv("res 512@16", 512, 512, (3, 3), 16, pad: (1, 1)),
+        conv("dec.conv_out", 128, 3, (3, 3), 256, pad: (1, 1)),
+    ]
 }
 
 /// Whether ``time(repeat:_:)`` measures process CPU time / threads instead of wall time.

@@ -12,6 +12,10 @@ public struct Conv2d: Sendable {
     public let padding: Padding2d
     public let dilation: (Int, Int)
     public let groups: Int
+    /// The algorithm (``Conv2dAlgorithm/im2col`` unless the model opts this layer into Winograd).
+    public var algorithm = Conv2dAlgorithm.im2col
+    /// The Winograd-domain weight, computed on the first Winograd call.
+    let winogradCache = Conv2dWinogradCache()
 
     public init(
         _ w: WeightScope, inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
@@ -39,9 +43,22 @@ public struct Conv2d: Sendable {
             padding: .symmetric(padding, padding), dilation: (dilation, dilation), groups: groups, bias: bias)
     }
 
+    /// This layer with `algorithm` (e.g. `.winograd(tile: 4, minOutputPixels: 1024)`).
+    public func using(_ algorithm: Conv2dAlgorithm) -> Conv2d {
+        var c = self
+        c.algorithm = algorithm
+        return c
+    }
+
     /// (N, I, H, W) → (N, O, outH, outW)
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        if x.rank == 4, winogradApplies(kernel: (weight.dim(2), weight.dim(3)), stride: stride, dilation: dilation, groups: groups),
+           let tile = algorithm.winogradTile(
+               outputPixels: (x.dim(2) + padding.top + padding.bottom - 2) * (x.dim(3) + padding.left + padding.right - 2)) {
+            let u = winogradCache.weights(for: weight, tile: WinogradTile(tile))
+            return conv2dWinograd(x, weights: u, bias: bias, padding: padding)
+        }
+        return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 }
 

@@ -232,3 +232,54 @@ extension Tensor {
         return out
     }
 }
+
+// MARK: - Vectorised SiLU
+
+/// `x * sigmoid(x)` in place, written `x / (1 + exp(-x))` as ``silu(_:)``, with a four-lane
+/// polynomial exp (Cephes `expf`: range reduction by ln 2 in two parts, degree-5 minimax
+/// polynomial, exponent by bit shift; within 2 ulp of libm's expf on |x| <= 88, where it
+/// clamps). `SiluTests` bounds the difference to ``silu(_:)``.
+public func siluInPlace(_ x: inout Tensor) {
+    let n = x.count
+    x.withUnsafeMutableBufferPointer { buf in
+        let p = buf.baseAddress!
+        parallelRanges(n) { lo, hi in
+            var i = lo
+            while i + 4 <= hi {
+                let raw = UnsafeMutableRawPointer(p + i)
+                let v = raw.loadUnaligned(as: SIMD4<Float>.self)
+                raw.storeBytes(of: v / (1 + expLanes(-v)), as: SIMD4<Float>.self)
+                i += 4
+            }
+            while i < hi {
+                var v = SIMD4<Float>(repeating: 0)
+                v[0] = p[i]
+                p[i] = (v / (1 + expLanes(-v)))[0]
+                i += 1
+            }
+        }
+    }
+}
+
+/// `exp` of four floats (Cephes `expf` in SIMD; see ``siluInPlace(_:)``).
+@inline(__always)
+func expLanes(_ x: SIMD4<Float>) -> SIMD4<Float> {
+    var x = pointwiseMax(pointwiseMin(x, SIMD4<Float>(repeating: 88.376_26)), SIMD4<Float>(repeating: -87.336_54))
+    // n = floor(x / ln 2 + 1/2) (truncation of a positive value), then x - n ln 2 with ln 2 = C1 + C2.
+    let f = x * 1.442_695_04 + 128.5
+    let fi = SIMD4<Int32>(Int32(f[0]), Int32(f[1]), Int32(f[2]), Int32(f[3])) &- 128
+    let n = SIMD4<Float>(Float(fi[0]), Float(fi[1]), Float(fi[2]), Float(fi[3]))
+    x = x - n * 0.693_359_375
+    x = x - n * -2.121_944_4e-4
+    let z = x * x
+    var y = SIMD4<Float>(repeating: 1.987_569_15e-4)
+    y = y * x + 1.398_199_95e-3
+    y = y * x + 8.333_451_9e-3
+    y = y * x + 4.166_579_59e-2
+    y = y * x + 1.666_666_55e-1
+    y = y * x + 5.000_000_12e-1
+    y = y * z + x + 1
+    // 2^n by the exponent bits.
+    let e = (fi &+ 127) &<< 23
+    return y * unsafeBitCast(e, to: SIMD4<Float>.self)
+}

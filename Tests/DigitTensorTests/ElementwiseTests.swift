@@ -94,3 +94,21 @@ struct ElementwiseTests {
         #expect(Tensor(shape: [2, 3], scalars: [1, 5, 5, 9, 2, 3]).argmaxLastDim() == [1, 0])
     }
 }
+
+@Suite("siluInPlace")
+struct SiluInPlaceTests {
+    @Test("matches x / (1 + exp(-x)) in float64 over the float range, including the clamps")
+    func matchesFloat64() {
+        // 10_003 values from -100 to 100 (odd count: the scalar tail runs too).
+        let n = 10_003
+        let values = (0..<n).map { Float(-100 + 200 * Double($0) / Double(n - 1)) }
+        var x = Tensor(shape: [n], scalars: values)
+        siluInPlace(&x)
+        for (v, y) in zip(values, x.scalars) {
+            let e = Double(v) / (1 + Foundation.exp(-Double(v)))
+            // Polynomial exp within ~2 ulp, one division: |Δ| <= 4e-7·|e| + 1e-30; below -87 the clamp
+            // gives |x|·e^-87 ~ 1e-36 where the exact value is smaller still.
+            #expect(abs(Double(y) - e) <= 4e-7 * abs(e) + 1e-30, "silu(\(v)) = \(y), float64 \(e)")
+        }
+    }
+}

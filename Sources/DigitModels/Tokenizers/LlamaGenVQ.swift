@@ -318,13 +318,13 @@ public final class LlamaGenVQ: ImageTokenizer {
                     ? try (0...cfg.numResBlocks).map { try AttnBlock(ls.scope("attn").scope($0), blockIn) } : []
                 let up = i != 0
                     ? try Conv2d(ls.scope("upsample").scope("conv"), inChannels: blockIn, outChannels: blockIn,
-                                 kernel: 3, padding: 1) : nil
+                                 kernel: 3, padding: 1).using(vqConvAlgorithm) : nil
                 levels.append(Level(res: res, attn: attn, resample: up))
             }
             self.levels = levels
             normOut = try GroupNorm(s.scope("norm_out"), groups: 32, channels: blockIn, eps: 1e-6)
             convOut = try Conv2d(s.scope("conv_out"), inChannels: blockIn, outChannels: cfg.outChannels, kernel: 3,
-                                 padding: 1)
+                                 padding: 1).using(vqConvAlgorithm)
         }
 
         func callAsFunction(_ z: Tensor) -> Tensor {

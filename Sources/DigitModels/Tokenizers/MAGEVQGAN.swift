@@ -174,7 +174,7 @@ public final class MAGEVQGAN: ImageTokenizer {
                 }
                 let upsample = i != 0
                     ? try Conv2d(ls.scope("upsample.conv"), inChannels: blockOut, outChannels: blockOut, kernel: 3,
-                                 padding: 1) : nil
+                                 padding: 1).using(vqConvAlgorithm) : nil
                 return (blocks, upsample)
             }
             blockIn = ch * mult[0]

@@ -164,11 +164,18 @@ extension VQCodebook {
 
 // MARK: - ResnetBlock
 
-/// `nonlinearity(norm(x))`: swish (`x * sigmoid(x)`, DigitTensor's `silu` formula) applied in place
-/// to the GroupNorm output, saving one activation-sized allocation per call.
+/// The algorithm of the VQ tokenizers' 3x3 stride-1 convs (ResnetBlock convs, upsampling convs,
+/// the decoder's conv_out): Winograd F(4x4, 3x3) where the output has at least 32x32 positions
+/// (the 128- and 256-channel levels, which hold most of the FLOPs); im2col on the small coarse
+/// levels, where the tiles are too few for efficient sgemms. Error and speed: docs/conv-perf.md.
+let vqConvAlgorithm = Conv2dAlgorithm.winograd(tile: 4, minOutputPixels: 32 * 32)
+
+/// `nonlinearity(norm(x))`: swish (`x * sigmoid(x)`, DigitTensor's `silu` formula with its
+/// vectorised exp, `siluInPlace`) applied in place to the GroupNorm output, saving one
+/// activation-sized allocation per call.
 func normSwish(_ norm: GroupNorm, _ x: Tensor) -> Tensor {
     var h = norm(x)
-    h.apply { $0 / (1 + Foundation.exp(-$0)) }
+    siluInPlace(&h)
     return h
 }
 
@@ -191,8 +198,10 @@ struct TamingResnetBlock: Sendable {
         let bias = variant == .llamaGen
         norm1 = try GroupNorm(s.scope("norm1"), groups: 32, channels: cin, eps: 1e-6)
         conv1 = try Conv2d(s.scope("conv1"), inChannels: cin, outChannels: cout, kernel: 3, padding: 1, bias: bias)
+            .using(vqConvAlgorithm)
         norm2 = try GroupNorm(s.scope("norm2"), groups: 32, channels: cout, eps: 1e-6)
         conv2 = try Conv2d(s.scope("conv2"), inChannels: cout, outChannels: cout, kernel: 3, padding: 1, bias: bias)
+            .using(vqConvAlgorithm)
         ninShortcut = cin == cout ? nil
             : try Conv2d(s.scope("nin_shortcut"), inChannels: variant == .mage ? cout : cin, outChannels: cout,
                          kernel: 1, bias: bias)
