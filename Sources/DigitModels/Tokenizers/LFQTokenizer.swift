@@ -178,15 +178,26 @@ struct LFQConv2d {
     let stride: Int
     let padding: Int
 
+    /// 3×3 stride-1 convs with at least 32×32 outputs and 32 input channels run Winograd
+    /// F(4×4, 3×3) (see ``conv2dWinograd(_:weights:bias:padding:)``), as the VQ tokenizers do.
+    let winograd: Conv2dWinogradCache?
+    static let winogradMinOutputPixels = 32 * 32
+
     init(_ p: LFQParameters, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, bias: Bool) throws {
         weight = try p.tensor("weight", shape: [outChannels, inChannels, kernel, kernel])
         self.bias = bias ? try p.tensor("bias", shape: [outChannels]) : nil
         self.stride = stride
         padding = kernel / 2
+        winograd = kernel == 3 && stride == 1 && inChannels >= 32 ? Conv2dWinogradCache() : nil
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        let algorithm = Conv2dAlgorithm.winograd(tile: 4, minOutputPixels: Self.winogradMinOutputPixels)  // DIGIT_BENCH_CONV overrides
+        if let winograd, x.rank == 4, let tile = algorithm.winogradTile(outputPixels: x.dim(2) * x.dim(3)) {
+            return conv2dWinograd(x, weights: winograd.weights(for: weight, tile: WinogradTile(tile)), bias: bias,
+                                  padding: .symmetric(padding, padding))
+        }
+        return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
     }
 }
 
@@ -230,7 +241,7 @@ struct LFQLinear {
 /// fresh GroupNorm outputs, so no second buffer is needed.
 @inline(__always)
 func swish(_ x: inout Tensor) {
-    x.apply { $0 / (1 + exp(-$0)) }
+    siluInPlace(&x)
 }
 
 /// `ResBlock`: GN → swish → conv3x3 → GN → swish → conv3x3, plus the (1x1) shortcut when the
