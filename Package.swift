@@ -25,9 +25,11 @@ let package = Package(
         .target(
             name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"],
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        // Kernels needing run-time ISA dispatch (AVX-512), e.g. the row-invariant linear.
+        .target(name: "CKernels"),
 
         // MARK: - Public modules
-        .target(name: "DigitTensor", dependencies: ["COpenBLAS"], exclude: ["README.md"]),
+        .target(name: "DigitTensor", dependencies: ["COpenBLAS", "CKernels"], exclude: ["README.md"]),
         .target(name: "DigitCheckpoint", dependencies: ["DigitTensor", "CZlib"], exclude: ["README.md"]),
         .target(name: "DigitImage", dependencies: ["DigitTensor", "DigitCheckpoint", "CPNG", "CJPEG", "CImageCodecs"], exclude: ["README.md"]),
         .target(name: "DigitNN", dependencies: ["DigitTensor", "DigitCheckpoint"], exclude: ["README.md"]),

@@ -138,7 +138,7 @@ enum PeerRowID: String, CaseIterable {
         case .tokenizer: [try PeerRows.tokenizer(c)]
         case .lfq: [try PeerRows.lfq(c)]
         case .dinov2: [try PeerRows.dinov2(c)]
-        case .gpt: [try PeerRows.gpt(c)]
+        case .gpt: [try PeerRows.gpt(c, batch: 1), try PeerRows.gpt(c, batch: 16)]
         case .kmeans: [try PeerRows.kmeans(c)]
         case .probe: [try PeerRows.probe(c)]
         }
@@ -378,40 +378,45 @@ enum PeerRows {
 
     // MARK: GPT decoding
 
-    static func gpt(_ c: PeerContext) throws -> PeerBenchRow {
+    /// Teacher-forced decoding of `batch` sequences (classes 207, 208, …, the same tokens fed to
+    /// each), no CFG, both sides; tokens/s counts every sequence's tokens.
+    static func gpt(_ c: PeerContext, batch: Int) throws -> PeerBenchRow {
         let steps = c.quick ? 16 : 64, checkRows = 8
         let config = LlamaGenGPTConfiguration.preset("B")!
         let model = try LlamaGenGPT(config: config, weights: .seeded())
         let tokens = (0..<steps).map { ($0 * 7919 + 13) % config.vocabSize }
+        let classes = (0..<batch).map { (207 + $0) % config.numClasses }
         try NPY.write(NPYArray(int64: tokens.map(Int64.init), shape: [steps]), to: c.file("tokens.npy"))
         PeakRSS.reset()
-        var logits = [Float]()
+        var logits = [Float]()  // (checkRows, batch, V)
         let ours = try bestSeconds(c.repeats, warmup: false) {
             logits = []
-            _ = model.generate(classes: [207], sampling: SamplingConfiguration(), rngs: [SampleRNG(seed: 0, sample: 0)],
-                               steps: steps, forcedTokens: [tokens]) { step, l in
+            _ = model.generate(classes: classes, sampling: SamplingConfiguration(), rngs: (0..<batch).map { SampleRNG(seed: 0, sample: $0) },
+                               steps: steps, forcedTokens: Array(repeating: tokens, count: batch)) { step, l in
                 if step < checkRows { logits += l.scalars }
             }
         }
         let rss = PeakRSS.kilobytes()
-        let (json, unavailable) = c.runPeer(.gpt, ["--class-id", "207", "--check-rows", "\(checkRows)"])
+        let (json, unavailable) = c.runPeer(.gpt, ["--class-id", "207", "--batch", "\(batch)", "--check-rows", "\(checkRows)"])
         let peer = (json?["peers"] as? [[String: Any]])?.first
         var check = "—"
         if peer != nil, let theirs = try? c.loadNPY("logits.npy").floats() {
             check = PeerChecks.close(logits, theirs, atol: 5e-4, rtol: 0, what: "logits of the first \(checkRows) steps")
         }
-        // Per token every block weight and the output head are read once: memory-bound at batch 1.
+        // Per step every block weight and the output head are read once for the whole batch:
+        // memory-bound at batch 1, closer to the sgemm rate at batch 16.
         let s = config.blockShape
         let params = Double(config.nLayer * (4 * s.dim * s.dim + 3 * s.dim * s.ffnHidden) + config.vocabSize * s.dim)
-        let perToken = max(c.sgemmSeconds(2 * params), 4 * params / (c.memoryGBs * 1e9))
+        let perStep = max(c.sgemmSeconds(2 * params * Double(batch)), 4 * params / (c.memoryGBs * 1e9))
+        let bound: PeerBenchRow.Bound = c.sgemmSeconds(2 * params * Double(batch)) > 4 * params / (c.memoryGBs * 1e9) ? .sgemm : .memory
         let anchor = PeerInputs.gptAnchor(c.shared)
         return PeerBenchRow(
-            id: "gpt", workload: "LlamaGen GPT-B decoding with KV cache, batch 1, \(steps) tokens", unit: "token",
-            units: Double(steps), ourSeconds: ours, peer: "torch (tools/peers/llamagen_gpt.py)",
+            id: batch == 1 ? "gpt" : "gpt-b\(batch)", workload: "LlamaGen GPT-B decoding with KV cache, batch \(batch), \(steps) tokens each",
+            unit: "token", units: Double(steps * batch), ourSeconds: ours, peer: "torch (tools/peers/llamagen_gpt.py)",
             peerVersion: peer?["version"] as? String ?? "", peerSeconds: peer?["seconds"] as? Double, ratioTarget: 1.5,
-            bound: .memory, boundSeconds: perToken * Double(steps), boundTarget: 0.6, ourPeakRSSKB: rss,
+            bound: bound, boundSeconds: perStep * Double(steps), boundTarget: 0.6, ourPeakRSSKB: rss,
             peerPeakRSSKB: json?["peak_rss_kb"] as? Int, check: check, unavailable: unavailable,
-            notes: String(format: "%.0f MB of weights read per token (bound = bytes / stream bandwidth). Fixture anchor (upstream generate.py, torch 1.13, 2 threads, loaded machine, shared/fixtures/gpt/perf_anchor.json): %.2f s/token.", 4 * params / 1e6, anchor))
+            notes: String(format: "%.0f MB of weights read per step (memory bound = bytes / stream bandwidth; sgemm bound = 2 · params · batch FLOP). Projections: Gemm.linearRowInvariant (batch-invariant). Fixture anchor (upstream generate.py, torch 1.13, 2 threads, loaded machine, batch 1, shared/fixtures/gpt/perf_anchor.json): %.2f s/token.", 4 * params / 1e6, anchor))
     }
 
     // MARK: K-Means

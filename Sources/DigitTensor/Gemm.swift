@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 
 /// The only callers of CBLAS in digit-bench. Row-major throughout.
@@ -33,6 +34,34 @@ public enum Gemm {
             cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
         }
     }
+
+    /// `y[i, j] = Σ_k x[i, k] · w[j, k] (+ bias[j])` for `i < m`, `j < n` (torch Linear layout, `w`
+    /// row-major (n, k)), row-invariant: every output is summed in one fixed order that depends only
+    /// on `k` (16 fused-multiply-add lanes over k, then a fixed tree; see CKernels/kernels.h), so a
+    /// row's result is bit-identical whatever `m`, the other rows or the thread count. Streams each
+    /// weight row once for all `m` rows (memory-bound at small m, no packing); the outputs are split
+    /// over ``Threads/count`` threads. Not BLAS: may run anywhere, including `parallelFor` bodies
+    /// (it then runs on the calling thread).
+    public static func linearRowInvariant(
+        m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, w: UnsafePointer<Float>, ldw: Int,
+        bias: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, ldy: Int
+    ) {
+        if m <= 0 || n <= 0 { return }
+        // Split the outputs in multiples of 8 rows of w; below ~64 kFLOP one thread is faster.
+        let chunks = Threads.inSingleThreadedSection || m * n * k < 1 << 16 ? 1 : min(Threads.count, max(1, n / 64))
+        if chunks == 1 {
+            dbk_linear_rowinv(x, Int64(ldx), w, Int64(ldw), bias, y, Int64(ldy), Int64(m), Int64(k), 0, Int64(n))
+            return
+        }
+        let blocks = (n + 7) / 8
+        parallelFor(chunks) { c in
+            let j0 = min(n, blocks * c / chunks * 8), j1 = min(n, blocks * (c + 1) / chunks * 8)
+            dbk_linear_rowinv(x, Int64(ldx), w, Int64(ldw), bias, y, Int64(ldy), Int64(m), Int64(k), Int64(j0), Int64(j1))
+        }
+    }
+
+    /// Whether ``linearRowInvariant`` runs its AVX-512 path (else the portable one, same bits).
+    public static var rowInvariantUsesAVX512: Bool { dbk_linear_rowinv_isa() != 0 }
 
     /// `C = alpha * op(A) * op(B) + beta * C` in float64 (reference: `cblas_dgemm`, row-major).
     @inlinable
@@ -86,8 +115,30 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
 ///   - bias: (out) or nil
 /// - Returns: (…, out)
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    linear(x, weight: weight, bias: bias, rowInvariant: false)
+}
+
+/// ``linear(_:weight:bias:)`` with ``Gemm/linearRowInvariant(m:n:k:x:ldx:w:ldw:bias:y:ldy:)`` when
+/// `rowInvariant`: each row's result is then bit-identical whatever the other rows (the batch).
+/// Autoregressive decoding uses it so that samples do not depend on the batch they share.
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, rowInvariant: Bool) -> Tensor {
     precondition(weight.rank == 2 && x.dim(-1) == weight.dim(1), "linear: x \(x.shape), weight \(weight.shape)")
     let k = weight.dim(1), n = weight.dim(0), m = x.count / max(k, 1)
+    if rowInvariant {
+        precondition(bias.map { $0.count == n } ?? true, "linear: bias for \(n) outputs")
+        return Tensor(shape: Array(x.shape.dropLast()) + [n], unsafeUninitialized: { pc in
+            guard let y = pc.baseAddress else { return }
+            x.withUnsafeBufferPointer { px in
+                weight.withUnsafeBufferPointer { pw in
+                    func run(_ pb: UnsafePointer<Float>?) {
+                        Gemm.linearRowInvariant(m: m, n: n, k: k, x: px.baseAddress!, ldx: k, w: pw.baseAddress!, ldw: k,
+                                                bias: pb, y: y, ldy: n)
+                    }
+                    if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
+                }
+            }
+        })
+    }
     var out = Tensor(zeros: Array(x.shape.dropLast()) + [n])
     out.withUnsafeMutableBufferPointer { pc in
         if let bias {

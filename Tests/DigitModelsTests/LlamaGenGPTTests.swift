@@ -80,4 +80,30 @@ struct LlamaGenGPTTests {
             #expect(gap[first] < 5 * 5e-4, "first divergence at step \(first) with top-2 gap \(gap[first])")
         }
     }
+
+    /// Sample i's tokens and logits depend only on (class, seed, i): bit-identical whether it is
+    /// decoded alone or in a batch (decoding projections are row-invariant, Gemm.linearRowInvariant).
+    @Test("batch invariance: samples of a batch of 3 (and of 17, m = 34 with CFG) equal each sample alone, bit for bit",
+          arguments: [3, 17])
+    func batchInvariance(batch: Int) throws {
+        let steps = 6
+        let sampling = SamplingConfiguration(cfgScale: 2.0)
+        let classes = (0..<batch).map { [207, 3, 980][$0 % 3] + $0 / 3 }
+        func run(_ idx: [Int]) -> (tokens: [[Int]], logits: [[UInt32]]) {
+            var logits = [[UInt32]](repeating: [], count: idx.count)
+            let tokens = Self.model.generate(
+                classes: idx.map { classes[$0] }, sampling: sampling, rngs: idx.map { SampleRNG(seed: 7, sample: $0) },
+                steps: steps, onLogits: { _, l in
+                    let v = l.dim(1)
+                    for r in 0..<idx.count { logits[r] += l.scalars[(r * v)..<((r + 1) * v)].map(\.bitPattern) }
+                })
+            return (tokens, logits)
+        }
+        let together = run(Array(0..<batch))
+        for i in [0, 1, batch - 1] {
+            let alone = run([i])
+            #expect(together.tokens[i] == alone.tokens[0], "sample \(i)")
+            #expect(together.logits[i] == alone.logits[0], "sample \(i) logits")
+        }
+    }
 }

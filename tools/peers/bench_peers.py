@@ -166,18 +166,20 @@ def row_dinov2(a):
 
 
 def row_gpt(a):
-    """LlamaGen GPT-B (tools/peers/llamagen_gpt.py, seeded): prefill the class token, then the given
-    tokens one at a time with the KV cache, batch 1, no CFG."""
+    """LlamaGen GPT-B (tools/peers/llamagen_gpt.py, seeded): prefill the class tokens (classes
+    class_id, class_id + 1, … for BATCH sequences), then the given tokens one at a time with the KV
+    cache, fed to every sequence; no CFG."""
     import numpy as np
     torch = common.torch_threads(a.threads)
     import llamagen_gpt
     model = llamagen_gpt.gpt_b().eval()
     model.load_state_dict(common.seeded_state_dict(model, os.path.join(a.shared, "fixtures/manifests/llamagen_gpt_B.json")))
     tokens = [int(t) for t in np.load(os.path.join(a.work, "tokens.npy"))]
-    sec, logits = common.best_of(a.repeats, lambda: model.decode(a.class_id, tokens), warmup=False)
-    np.save(os.path.join(a.work, "logits.npy"), logits[: a.check_rows].numpy())
-    return {"row": "gpt", "peers": [{"name": "torch (LlamaGen GPT-B port)", "version": torch.__version__,
-                                     "seconds": sec, "units": len(tokens)}]}
+    classes = [(a.class_id + i) % 1000 for i in range(a.batch)]
+    sec, logits = common.best_of(a.repeats, lambda: model.decode(classes, tokens), warmup=False)
+    np.save(os.path.join(a.work, "logits.npy"), logits[: a.check_rows].numpy())      # (rows, B, V)
+    return {"row": "gpt", "batch": a.batch, "peers": [{"name": "torch (LlamaGen GPT-B port)", "version": torch.__version__,
+                                                       "seconds": sec, "units": len(tokens) * a.batch}]}
 
 
 def row_kmeans(a):
@@ -225,6 +227,7 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--class-id", type=int, default=207)
     ap.add_argument("--check-rows", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--k", type=int, default=256)
     ap.add_argument("--niter", type=int, default=10)
     ap.add_argument("--c", type=float, default=0.1)

@@ -124,14 +124,16 @@ class Transformer(nn.Module):
         self.start += s
         return self.output(self.norm(x[:, -1:]))[:, 0].float()
 
-    def decode(self, class_id, tokens):
-        """generate(): prefill the class token, then one token at a time with the KV cache, the given
-        tokens fed as the sampled ones. Returns the logits handed to sample() at every step (T, V)."""
-        self.setup_caches(1, 1 + len(tokens))
-        out = [self.step(self.cls_embedding.embedding_table(torch.tensor([[class_id]])))]
+    def decode(self, class_ids, tokens):
+        """generate(): prefill the class tokens, then one token at a time with the KV cache, the given
+        tokens fed as the sampled ones to every sequence. Returns the logits handed to sample() at
+        every step (T, B, V)."""
+        b = len(class_ids)
+        self.setup_caches(b, 1 + len(tokens))
+        out = [self.step(self.cls_embedding.embedding_table(torch.tensor(class_ids)[:, None]))]
         for t in tokens[:-1]:
-            out.append(self.step(self.tok_embeddings(torch.tensor([[t]]))))
-        return torch.cat(out)
+            out.append(self.step(self.tok_embeddings(torch.full((b, 1), t))))
+        return torch.stack(out)
 
 
 def gpt_b():

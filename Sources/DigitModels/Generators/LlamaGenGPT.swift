@@ -107,7 +107,8 @@ public final class LlamaGenGPT: @unchecked Sendable {
     public func forward(embeddings x: Tensor, cache: TransformerKVCache, onLayer: ((Int, Tensor) -> Void)? = nil) -> Tensor {
         let rows = Array(cache.length..<(cache.length + x.dim(1)))
         let h = layers(x, rope: freqs, ropeRows: rows, cache: cache, onLayer: onLayer)
-        return linear(rmsNorm(h, weight: norm, eps: config.normEps), weight: output)  // (B, S, V)
+        // row-invariant for decoding steps (S = 1), as the blocks
+        return linear(rmsNorm(h, weight: norm, eps: config.normEps), weight: output, rowInvariant: x.dim(1) == 1)  // (B, S, V)
     }
 
     // MARK: - Entry points

@@ -123,13 +123,20 @@ public final class LlamaBlockStack: @unchecked Sendable {
     ) -> Tensor {
         precondition(x.rank == 3 && x.dim(2) == shape.dim && ropeRows.count == x.dim(1), "LlamaBlockStack: x \(x.shape)")
         precondition(x.dim(0) == cache.batch && cache.length + x.dim(1) <= cache.capacity, "KV cache too small")
+        // One position per sequence (every decoding step): row-invariant projections, so a
+        // sample's numbers do not depend on the batch it shares (see Gemm.linearRowInvariant).
+        // The choice depends on S only, never on B.
+        let inv = x.dim(1) == 1
         var h = x  // (B, S, C)
         for (i, blk) in blocks.enumerated() {
             // h = x + attention(attention_norm(x))
-            h += attention(rmsNorm(h, weight: blk.attentionNorm, eps: shape.normEps), blk, layer: i, rope: rope, rows: ropeRows, cache: cache)
+            h += attention(
+                rmsNorm(h, weight: blk.attentionNorm, eps: shape.normEps), blk, layer: i, rope: rope, rows: ropeRows,
+                cache: cache, rowInvariant: inv)
             // out = h + feed_forward(ffn_norm(h)), SwiGLU: w2(silu(w1 x) * w3 x)
             let n = rmsNorm(h, weight: blk.ffnNorm, eps: shape.normEps)
-            h += linear(siluMul(linear(n, weight: blk.w1), linear(n, weight: blk.w3)), weight: blk.w2)
+            let gate = siluMul(linear(n, weight: blk.w1, rowInvariant: inv), linear(n, weight: blk.w3, rowInvariant: inv))
+            h += linear(gate, weight: blk.w2, rowInvariant: inv)
             onLayer?(i, h)
         }
         cache.length += x.dim(1)
@@ -137,12 +144,14 @@ public final class LlamaBlockStack: @unchecked Sendable {
     }
 
     /// Causal multi-head attention with RoPE and the KV cache; returns `wo(attn)` (B, S, C).
-    func attention(_ x: Tensor, _ blk: LlamaBlock, layer: Int, rope: [Float], rows: [Int], cache: TransformerKVCache) -> Tensor {
+    func attention(
+        _ x: Tensor, _ blk: LlamaBlock, layer: Int, rope: [Float], rows: [Int], cache: TransformerKVCache, rowInvariant: Bool
+    ) -> Tensor {
         let b = x.dim(0), s = x.dim(1), c = shape.dim
         let nh = shape.heads, nkv = shape.kvHeads, hd = shape.headDim, half = hd / 2
         let p0 = cache.length, cap = cache.capacity
         let width = (nh + 2 * nkv) * hd
-        var qkv = linear(x, weight: blk.wqkv)  // (B, S, (NH + 2 NKV) hd)
+        var qkv = linear(x, weight: blk.wqkv, rowInvariant: rowInvariant)  // (B, S, (NH + 2 NKV) hd)
         // apply_rotary_emb on q and k: interleaved pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin)
         qkv.withUnsafeMutableBufferPointer { p in
             rope.withUnsafeBufferPointer { fr in
@@ -217,7 +226,7 @@ public final class LlamaBlockStack: @unchecked Sendable {
                 }
             }
         }
-        return linear(out, weight: blk.wo)  // (B, S, C)
+        return linear(out, weight: blk.wo, rowInvariant: rowInvariant)  // (B, S, C)
     }
 }
 

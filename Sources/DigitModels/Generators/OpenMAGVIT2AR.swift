@@ -157,7 +157,7 @@ public final class OpenMAGVIT2AR: @unchecked Sendable {
             var chosen: [[Int]] = []
             for i in 0..<2 {
                 let o = rmsNorm(factorized(sub, rope: freqs, ropeRows: [i], cache: fcache), weight: norm, eps: config.normEps)
-                let logits = linear(o, weight: heads[i])  // (batch, 1, V_i)
+                let logits = linear(o, weight: heads[i], rowInvariant: true)  // (batch, 1, V_i), batch-invariant
                 let guided = Self.guide(logits, n: n, scale: sampling[i].cfgScale, cfgBatch: cfg)
                 onLogits?(step, i, guided)
                 let v = guided.dim(1)
