@@ -30,15 +30,15 @@ enum TwoStageTridiagonal {
         var tau = [Double](repeating: 0, count: n)
         var query = [Double](repeating: 0, count: 1)
         var lwork: Int32 = -1
-        Threads.blasCall { _ = dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &query, &lwork, &info, 1) }
+        Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &query, &lwork, &info, 1) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb (workspace query)", info: Int(info)) }
         lwork = max(1, Int32(query[0].rounded(.up)))
         var work = [Double](repeating: 0, count: Int(lwork))
-        Threads.blasCall { _ = dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
+        Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb", info: Int(info)) }
         work = []
         var (d, e) = chase(band: ab, n: n, kd: kd)
-        Threads.blasCall { _ = dsterf_(&nn, &d, &e, &info) }
+        Threads.blasCall { dsterf_(&nn, &d, &e, &info) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dsterf", info: Int(info)) }
         return d
     }
@@ -174,7 +174,7 @@ private struct ChaseContext: @unchecked Sendable {
                 ed = Int32(min(col, n))
                 last = col >= n - 1
             }
-            _ = dsb2st_kernels_(&uplo, &wantz, &ttype, &st, &ed, &sw, &nn, &nb, &ibb, a, &ldaa, v, tau, &ldvt, work + thread * scratch, 1)
+            dsb2st_kernels_(&uplo, &wantz, &ttype, &st, &ed, &sw, &nn, &nb, &ibb, a, &ldaa, v, tau, &ldvt, work + thread * scratch, 1)
             if last {
                 publish(thread: thread, Self.encode(sweep, Int(Int32.max)))
                 return
