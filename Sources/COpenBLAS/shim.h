@@ -31,6 +31,15 @@ void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, c
 // uplo "L": A := Lᵀ A L for the dpotrf factor B = L Lᵀ), double precision.
 void dsygst_(const int *itype, const char *uplo, const int *n, double *a, const int *lda,
              const double *b, const int *ldb, int *info, size_t uplo_len);
+// Two-stage tridiagonalisation pieces, double precision: full symmetric -> band of half-width kd
+// (level 3), one bulge-chasing task on the band (the kernel dsytrd_sb2st schedules; LOGICAL wantz
+// as int), and the eigenvalues of a symmetric tridiagonal matrix (Pal-Walker-Kahan QL/QR).
+void dsytrd_sy2sb_(const char *uplo, const int *n, const int *kd, double *a, const int *lda, double *ab,
+                   const int *ldab, double *tau, double *work, const int *lwork, int *info, size_t uplo_len);
+void dsb2st_kernels_(const char *uplo, const int *wantz, const int *ttype, const int *st, const int *ed,
+                     const int *sweep, const int *n, const int *nb, const int *ib, double *a, const int *lda,
+                     double *v, double *tau, const int *ldvt, double *work, size_t uplo_len);
+void dsterf_(const int *n, double *d, double *e, int *info);
 // General linear solve, double precision.
 void dgesv_(const int *n, const int *nrhs, double *a, const int *lda, int *ipiv, double *b,
             const int *ldb, int *info);

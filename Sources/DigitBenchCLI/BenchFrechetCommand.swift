@@ -27,6 +27,8 @@ extension DigitBenchCommand.Bench {
         @Option(help: "Python interpreter with numpy and scipy.") var python: String = "python3"
         @Flag(help: "Do not run scipy.") var noScipy = false
         @Flag(help: "Also time the eigen path (forced) for comparison.") var eigen = false
+        @Flag(help: "Also time the one-stage Cholesky path (dsygst + dsyevd) for comparison.") var oneStage = false
+        @Option(help: "Band half-width of the two-stage path (default \(FrechetPath.defaultBandwidth)).") var bandwidth: Int?
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() throws {
@@ -49,8 +51,10 @@ extension DigitBenchCommand.Bench {
             }
             let (a, statsWall, statsCPU) = try best(repeats) { try GaussianStatistics(features: fa) }
             let b = try GaussianStatistics(features: fb)
-            let (fd, wall, cpu) = try best(repeats) { try FrechetDistance.compute(a, b) }
-            let eigenTiming = eigen ? try best(repeats) { try FrechetDistance.compute(a, b, forceEigen: true) } : nil
+            let path: FrechetPath = bandwidth.map { .choleskyTwoStage(bandwidth: $0) } ?? .automatic
+            let (fd, wall, cpu) = try best(repeats) { try FrechetDistance.compute(a, b, path: path) }
+            let eigenTiming = eigen ? try best(repeats) { try FrechetDistance.compute(a, b, path: .eigen) } : nil
+            let oneStageTiming = oneStage ? try best(repeats) { try FrechetDistance.compute(a, b, path: .cholesky) } : nil
             let scipy: ScipyTiming? = noScipy ? nil : timeScipy(a, b)
 
             var obj: [String: Any] = [
@@ -60,6 +64,8 @@ extension DigitBenchCommand.Bench {
                 "load_average": loadAverage(),
             ]
             if let e = eigenTiming { obj["eigen_wall_s"] = e.wall; obj["eigen_cpu_s"] = e.cpu; obj["eigen_fid"] = e.0.value }
+            if let o = oneStageTiming { obj["one_stage_wall_s"] = o.wall; obj["one_stage_cpu_s"] = o.cpu; obj["one_stage_fid"] = o.0.value }
+            obj["frechet_method_description"] = fd.method.description
             switch scipy {
             case .some(.ok(let s)):
                 obj["scipy"] = ["wall_s": s.wall, "cpu_s": s.cpu, "fid": s.fid, "versions": s.versions,
@@ -80,6 +86,11 @@ extension DigitBenchCommand.Bench {
             if let e = eigenTiming {
                 print(String(format: "Fréchet distance (eigen, forced)      %9.3f %9.3f", e.wall, e.cpu))
             }
+            if let o = oneStageTiming {
+                print(String(format: "Fréchet distance (cholesky, 1-stage)  %9.3f %9.3f   (FID rel. Δ to ours %.1e)", o.wall, o.cpu,
+                             abs(o.0.value - fd.value) / abs(o.0.value)))
+            }
+            print("method: \(fd.method)")
             switch scipy {
             case .some(.ok(let s)):
                 print(String(format: "scipy sqrtm (pytorch-fid replica)     %9.3f %9.3f   (%@)", s.wall, s.cpu, s.versions))

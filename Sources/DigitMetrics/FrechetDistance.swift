@@ -19,9 +19,15 @@ public enum FrechetProtocol: String, CaseIterable, Codable, Sendable {
 
 /// How the trace term `tr(sqrt(Σ1 Σ2))` of a Fréchet distance was computed.
 public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
-    /// Σ1 = L Lᵀ (`dpotrf`), eigenvalues of Lᵀ Σ2 L (`dsygst` + `dsyevd`, values only). The fast
-    /// path, taken whenever Σ1 is numerically positive definite.
+    /// Σ1 = L Lᵀ (`dpotrf`), eigenvalues of Lᵀ Σ2 L (`dsygst` + `dsyevd`, values only). Taken
+    /// when Σ1 is numerically positive definite and d is below
+    /// ``FrechetPath/twoStageMinimumDimension`` (or when asked for).
     case cholesky
+    /// Σ1 = L Lᵀ (`dpotrf`), Lᵀ Σ2 L by `dtrmm` + block-row `dgemm`s, then its eigenvalues by
+    /// two-stage tridiagonalisation: `dsytrd_sy2sb` to a band of half-width `bandwidth`, bulge
+    /// chasing on two threads, `dsterf`. The same similarity as ``cholesky`` with the work in
+    /// level-3 BLAS; the default for positive definite Σ1 at d ≥ 256.
+    case choleskyTwoStage(bandwidth: Int)
     /// Σ1 = V Λ Vᵀ (`dsyevd` with vectors), eigenvalues of Λ^½ Vᵀ Σ2 V Λ^½, with eigenvalues of Σ1
     /// below the rank tolerance set to 0. Taken when Σ1 is singular or not positive definite
     /// (`reason` says why), e.g. for fewer samples than dimensions.
@@ -30,15 +36,40 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cholesky: return "cholesky (dpotrf + dsygst + dsyevd values only)"
+        case .choleskyTwoStage(let kd):
+            return "cholesky-2stage (dpotrf + dtrmm/dgemm congruence + dsytrd_sy2sb kd=\(kd) + two-thread bulge chasing + dsterf)"
         case .eigen(let reason): return "eigen (dsyevd with vectors; \(reason))"
         }
     }
 
-    /// Short id for run records: `cholesky` or `eigen`.
+    /// Short id for run records: `cholesky`, `cholesky-2stage` or `eigen`.
     public var id: String {
-        if case .cholesky = self { return "cholesky" }
-        return "eigen"
+        switch self {
+        case .cholesky: return "cholesky"
+        case .choleskyTwoStage: return "cholesky-2stage"
+        case .eigen: return "eigen"
+        }
     }
+}
+
+/// Which path ``FrechetDistance/compute(_:_:protocol:offset:path:forceEigen:)`` should take for the
+/// trace term. Whatever is asked, a Σ1 that is not numerically positive definite takes the eigen
+/// form (and ``FrechetDistance/method`` says so).
+public enum FrechetPath: Sendable, Equatable {
+    /// ``FrechetMethod/choleskyTwoStage(bandwidth:)`` with ``defaultBandwidth`` for d ≥
+    /// ``twoStageMinimumDimension``, ``FrechetMethod/cholesky`` below.
+    case automatic
+    /// The one-stage Cholesky path (`dsygst` + `dsyevd`).
+    case cholesky
+    /// The two-stage Cholesky path with this band half-width (clamped to d − 1).
+    case choleskyTwoStage(bandwidth: Int)
+    /// The eigen form even when Σ1 is positive definite (cross-checks).
+    case eigen
+
+    /// Band half-width of the two-stage path (measured at d = 2048; see docs/frechet-perf.md).
+    public static let defaultBandwidth = 32
+    /// Below this dimension the one-stage path is used (both take milliseconds there).
+    public static let twoStageMinimumDimension = 256
 }
 
 /// A Fréchet distance with the diagnostics of how it was obtained.
@@ -84,9 +115,11 @@ public struct FrechetDistance: Sendable, Equatable {
     /// The Fréchet distance between N(mu1, Σ1) and N(mu2, Σ2).
     ///
     /// `tr(sqrt(Σ1 Σ2))` is the sum of the square roots of the eigenvalues of Σ1 Σ2, which are real
-    /// and non-negative for PSD covariances. Two float64 paths (``FrechetMethod``):
-    /// - **Cholesky** (Σ1 positive definite): Σ1 = L Lᵀ, `Σ sqrt(eig(Lᵀ Σ2 L))` — `dpotrf`,
-    ///   `dsygst`, `dsyevd` without vectors (~2.7 d³ flops).
+    /// and non-negative for PSD covariances. Float64 paths (``FrechetMethod``):
+    /// - **Cholesky** (Σ1 positive definite): Σ1 = L Lᵀ, `Σ sqrt(eig(Lᵀ Σ2 L))` — at d ≥ 256
+    ///   `dpotrf`, Lᵀ Σ2 L by `dtrmm` + `dgemm`, two-stage tridiagonalisation (`dsytrd_sy2sb`,
+    ///   bulge chasing on two threads) and `dsterf` (``FrechetMethod/choleskyTwoStage(bandwidth:)``);
+    ///   below, `dpotrf`, `dsygst`, `dsyevd` without vectors (~2.7 d³ flops).
     /// - **eigen** (fallback when `dpotrf` fails or a squared pivot is ≤ `√ε · max diag(Σ1)`):
     ///   Σ1 = V Λ Vᵀ, `Σ sqrt(eig(Λ^½ Vᵀ Σ2 V Λ^½))` — two `dsyevd` calls and two `dgemm`s;
     ///   eigenvalues of Σ1 below `d·ε·λmax` are set to 0 and counted.
@@ -98,10 +131,11 @@ public struct FrechetDistance: Sendable, Equatable {
     ///   - protocol: how the mean term is formed (see ``FrechetProtocol``).
     ///   - offset: added to both diagonals first (pytorch-fid adds `eps = 1e-6` only when scipy's
     ///     sqrtm is not finite; these forms never need it, so the default is 0).
-    ///   - forceEigen: use the eigen path even when Σ1 is positive definite (tests, cross-checks).
+    ///   - path: which form to use when Σ1 is positive definite (default: two-stage at d ≥ 256).
+    ///   - forceEigen: use the eigen path even when Σ1 is positive definite (same as `path: .eigen`).
     public static func compute(
         _ a: GaussianStatistics, _ b: GaussianStatistics, protocol proto: FrechetProtocol = .pytorchFID, offset: Double = 0,
-        forceEigen: Bool = false
+        path: FrechetPath = .automatic, forceEigen: Bool = false
     ) throws -> FrechetDistance {
         let d = a.dimension
         guard b.dimension == d else { throw MetricsError.shapeMismatch(what: "Fréchet distance: second mu", expected: [d], actual: [b.dimension]) }
@@ -138,14 +172,21 @@ public struct FrechetDistance: Sendable, Equatable {
         }
         var trace = TraceSqrt(value: 0, method: .cholesky, zeroed: 0, sigma1Min: 0, clamped: 0, productMin: 0)
         var reason = "forced"
-        if !forceEigen {
+        let bandwidth: Int?
+        switch path {
+        case .automatic: bandwidth = d >= FrechetPath.twoStageMinimumDimension ? FrechetPath.defaultBandwidth : nil
+        case .choleskyTwoStage(let kd): bandwidth = max(1, min(kd, d - 1))
+        case .cholesky, .eigen: bandwidth = nil
+        }
+        if !forceEigen && path != .eigen {
             // √ε relative to the largest variance: far above rounding noise (d·ε), so a numerically
             // rank-deficient Σ1 never takes this path; well-conditioned ones always do.
             let tolerance = Double.ulpOfOne.squareRoot() * maxDiag1
-            switch try SymmetricEigen.productEigenvalues(s1, s2, n: d, pivotTolerance: tolerance) {
+            switch try SymmetricEigen.productEigenvalues(s1, s2, n: d, pivotTolerance: tolerance, twoStageBandwidth: d > 1 ? bandwidth : nil) {
             case .success(let r):
                 trace = sumOfRoots(r.values)
                 trace.sigma1Min = r.minPivotSquared
+                if let kd = bandwidth, d > 1 { trace.method = .choleskyTwoStage(bandwidth: kd) }
             case .failure(let refusal):
                 switch refusal.reason {
                 case .notPositiveDefinite(let k):

@@ -1,0 +1,186 @@
+import COpenBLAS
+import DigitTensor
+import Foundation
+import Synchronization
+
+/// Eigenvalues of a symmetric matrix by two-stage tridiagonalisation, values only, float64:
+///
+/// 1. full → band of half-width `kd`: LAPACK `dsytrd_sy2sb` (blocked Householder QR panels and
+///    rank-2kd updates of the trailing matrix — level-3 BLAS on all threads), instead of
+///    `dsytrd`'s one-column-at-a-time reduction whose `dsymv` half streams the trailing matrix
+///    from memory once per column;
+/// 2. band → tridiagonal: bulge chasing with LAPACK's task kernel `dsb2st_kernels`, scheduled
+///    here on two threads (see ``chase``) with single-threaded BLAS inside;
+/// 3. tridiagonal → eigenvalues: `dsterf`.
+///
+/// The same orthogonal similarity as `dsytrd_2stage` + `dsterf` (what `dsyevd_2stage` does without
+/// vectors); only the schedule of the bulge-chasing tasks differs, and the tasks touch disjoint data
+/// in any order the dependencies allow, so the band-to-tridiagonal result is bit-identical to
+/// LAPACK's sequential `dsytrd_sb2st`.
+enum TwoStageTridiagonal {
+    /// Eigenvalues (ascending) of the symmetric column-major (n, n) matrix whose lower triangle is
+    /// in `a` (destroyed). `kd` is clamped to `1...n-1`.
+    static func eigenvalues(_ a: UnsafeMutablePointer<Double>, n: Int, bandwidth: Int) throws -> [Double] {
+        precondition(n >= 1 && bandwidth >= 1, "TwoStageTridiagonal: n \(n), kd \(bandwidth)")
+        if n == 1 { return [a[0]] }
+        let kd = min(bandwidth, n - 1)
+        var uplo: CChar = 76  // "L"
+        var nn = Int32(n), kk = Int32(kd), lda = Int32(n), ldab = Int32(kd + 1), info: Int32 = 0
+        var ab = [Double](repeating: 0, count: (kd + 1) * n)
+        var tau = [Double](repeating: 0, count: n)
+        var query = [Double](repeating: 0, count: 1)
+        var lwork: Int32 = -1
+        Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &query, &lwork, &info, 1) }
+        guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb (workspace query)", info: Int(info)) }
+        lwork = max(1, Int32(query[0].rounded(.up)))
+        var work = [Double](repeating: 0, count: Int(lwork))
+        Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
+        guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb", info: Int(info)) }
+        work = []
+        var (d, e) = chase(band: ab, n: n, kd: kd)
+        Threads.blasCall { dsterf_(&nn, &d, &e, &info) }
+        guard info == 0 else { throw MetricsError.lapack(routine: "dsterf", info: Int(info)) }
+        return d
+    }
+
+    /// Band (LAPACK lower band storage, (kd+1) × n, column-major) → tridiagonal (diagonal `d`,
+    /// subdiagonal `e`) by bulge chasing.
+    ///
+    /// Sweep `s` (1…n−1) annihilates column s below the subdiagonal and chases the bulge it creates
+    /// down the band in a sequence of tasks 1, 2, 3, … (task 1: the first reflector; even tasks:
+    /// apply the previous reflector from the right and generate the next one; odd tasks ≥ 3: the
+    /// two-sided update of a diagonal block); it ends with the task whose block reaches row n−1.
+    /// Task k of sweep s may run once task k−1 of sweep s and task k+2 of sweep s−1 are done — the
+    /// dependencies `dsytrd_sb2st` gives its OpenMP tasks (Debian's OpenBLAS is built without
+    /// OpenMP, so there they run one after another). Here sweeps alternate between two threads:
+    /// the odd sweeps on the caller, the even ones on a second thread, each publishing its
+    /// progress (sweep, last finished task) for the other. Reflectors of sweep s live in the
+    /// slot of s's parity, so the two sweeps in flight never share one.
+    ///
+    /// The tasks' level-2 BLAS calls run with OpenBLAS limited to one thread (many tiny calls:
+    /// OpenBLAS's own threading costs more than the work).
+    static func chase(band ab: [Double], n: Int, kd: Int) -> (d: [Double], e: [Double]) {
+        if kd <= 1 {  // already tridiagonal
+            let d = (0..<n).map { ab[$0 * (kd + 1)] }
+            let e = (0..<n).map { kd == 1 && $0 < n - 1 ? ab[$0 * 2 + 1] : 0 }
+            return (d, e)
+        }
+        let lda = 2 * kd + 1  // kd extra rows below the band hold the bulge
+        var aw = [Double](repeating: 0, count: lda * n)
+        for j in 0..<n {
+            for i in 0...kd { aw[j * lda + i] = ab[j * (kd + 1) + i] }
+        }
+        // Reflectors and their scalars, one n-slot per sweep parity; per-thread scratch.
+        var v = [Double](repeating: 0, count: 2 * n)
+        var tau = [Double](repeating: 0, count: 2 * n)
+        let ib: Int32 = 16  // the kernel uses ib and ldvt only when accumulating Q (wantz)
+        let scratch = kd + Int(ib) + 64
+        var work = [Double](repeating: 0, count: 2 * scratch)
+        let progress = ChaseProgress()
+        let twoThreads = Threads.count >= 2 && n > 3 * kd
+
+        Threads.withSingleThreadedBLAS {
+            aw.withUnsafeMutableBufferPointer { pa in
+                v.withUnsafeMutableBufferPointer { pv in
+                    tau.withUnsafeMutableBufferPointer { pt in
+                        work.withUnsafeMutableBufferPointer { pw in
+                            let ctx = ChaseContext(
+                                a: pa.baseAddress!, v: pv.baseAddress!, tau: pt.baseAddress!, work: pw.baseAddress!,
+                                scratch: scratch, n: n, kd: kd, lda: lda, ib: ib, progress: progress)
+                            if !twoThreads {
+                                for sweep in 1..<n { ctx.runSweep(sweep, thread: 0, waitForPrevious: false) }
+                                return
+                            }
+                            let done = DispatchSemaphore(value: 0)
+                            let second = Thread {
+                                for sweep in stride(from: 2, to: n, by: 2) { ctx.runSweep(sweep, thread: 1, waitForPrevious: true) }
+                                done.signal()
+                            }
+                            second.start()
+                            for sweep in stride(from: 1, to: n, by: 2) { ctx.runSweep(sweep, thread: 0, waitForPrevious: true) }
+                            done.wait()
+                        }
+                    }
+                }
+            }
+        }
+        var d = [Double](repeating: 0, count: n), e = [Double](repeating: 0, count: n)
+        for i in 0..<n { d[i] = aw[i * lda] }
+        for i in 0..<(n - 1) { e[i] = aw[i * lda + 1] }
+        return (d, e)
+    }
+}
+
+/// Progress of the two chasing threads: `sweep << 32 | last finished task` (task `Int32.max` when
+/// the sweep is complete); monotonic per thread.
+private final class ChaseProgress: Sendable {
+    let thread0 = Atomic<Int>(0)
+    let thread1 = Atomic<Int>(0)
+}
+
+/// Pointers and sizes shared by the two chasing threads (each writes disjoint parts).
+private struct ChaseContext: @unchecked Sendable {
+    let a: UnsafeMutablePointer<Double>
+    let v: UnsafeMutablePointer<Double>
+    let tau: UnsafeMutablePointer<Double>
+    let work: UnsafeMutablePointer<Double>
+    let scratch: Int
+    let n: Int
+    let kd: Int
+    let lda: Int
+    let ib: Int32
+    let progress: ChaseProgress
+
+    static func encode(_ sweep: Int, _ task: Int) -> Int { sweep << 32 | task }
+
+    func publish(thread: Int, _ value: Int) {
+        if thread == 0 { progress.thread0.store(value, ordering: .releasing) } else { progress.thread1.store(value, ordering: .releasing) }
+    }
+
+    func load(thread: Int) -> Int {
+        thread == 0 ? progress.thread0.load(ordering: .acquiring) : progress.thread1.load(ordering: .acquiring)
+    }
+
+    /// Runs all tasks of `sweep` (1-based) on `thread`.
+    func runSweep(_ sweep: Int, thread: Int, waitForPrevious: Bool) {
+        var uplo: CChar = 76  // "L"
+        var wantz: Int32 = 0
+        var nn = Int32(n), nb = Int32(kd), ldaa = Int32(lda), ibb = ib, ldvt = Int32(kd) + ib, sw = Int32(sweep)
+        let other = 1 - thread
+        var task = 1
+        while true {
+            if waitForPrevious && sweep > 1 {
+                // Task `task` of this sweep needs task `task + 2` of the previous one.
+                let needed = Self.encode(sweep - 1, task + 2)
+                var spins = 0
+                while load(thread: other) < needed {
+                    spins += 1
+                    if spins > 200 { sched_yield(); spins = 0 }
+                }
+            }
+            // Task geometry (1-based rows/columns, as the kernel takes them).
+            var ttype: Int32, st: Int32, ed: Int32
+            let last: Bool
+            if task == 1 || task % 2 == 1 {
+                ttype = task == 1 ? 1 : 3
+                let col = ((task + 1) / 2) * kd + sweep
+                st = Int32(col - kd + 1)
+                ed = Int32(min(col, n))
+                last = st >= ed - 1 && Int(ed) == n
+            } else {
+                ttype = 2
+                let col = (task / 2) * kd + sweep
+                st = Int32(col - kd + 1)
+                ed = Int32(min(col, n))
+                last = col >= n - 1
+            }
+            dsb2st_kernels_(&uplo, &wantz, &ttype, &st, &ed, &sw, &nn, &nb, &ibb, a, &ldaa, v, tau, &ldvt, work + thread * scratch, 1)
+            if last {
+                publish(thread: thread, Self.encode(sweep, Int(Int32.max)))
+                return
+            }
+            publish(thread: thread, Self.encode(sweep, task))
+            task += 1
+        }
+    }
+}
