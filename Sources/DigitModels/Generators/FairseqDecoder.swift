@@ -278,30 +278,13 @@ public struct FairseqDecoderLayer: Sendable {
     }
 }
 
-/// `layer(x)` (`x Wᵀ + b` over the last dimension) for the decoder's projections. With at most
-/// two rows — incremental decoding at batch 1 or 2 — each row is one `sgemv` that streams the
-/// weight once (decoding is memory-bound); otherwise `linear` (one sgemm).
+/// `layer(x)` (`x Wᵀ + b` over the last dimension) for the decoder's projections, x (B, T, C).
+/// One position per sequence (T = 1: every incremental decoding step) uses the row-invariant
+/// kernel (``linear(_:weight:bias:rowInvariant:)``): it streams each weight once, which is what
+/// memory-bound decoding needs, and a sample's result does not depend on the batch it shares.
+/// Longer inputs (prefill, teacher forcing) use one sgemm. The choice depends on T, never on B.
 func project(_ x: Tensor, _ layer: Linear) -> Tensor {
-    let k = layer.weight.dim(1), n = layer.weight.dim(0), rows = x.count / k
-    guard rows <= 2 else { return layer(x) }
-    precondition(x.dim(-1) == k, "project: x \(x.shape), weight \(layer.weight.shape)")
-    return Tensor(shape: Array(x.shape.dropLast()) + [n]) { out in
-        let o = out.baseAddress!
-        for r in 0..<rows {
-            if let bias = layer.bias {
-                bias.withUnsafeBufferPointer { (o + r * n).initialize(from: $0.baseAddress!, count: n) }
-            } else {
-                (o + r * n).initialize(repeating: 0, count: n)
-            }
-        }
-        x.withUnsafeBufferPointer { px in
-            layer.weight.withUnsafeBufferPointer { pw in
-                for r in 0..<rows {
-                    Gemm.sgemv(m: n, n: k, a: pw.baseAddress!, lda: k, x: px.baseAddress! + r * k, beta: 1, y: o + r * n)
-                }
-            }
-        }
-    }
+    linear(x, weight: layer.weight, bias: layer.bias, rowInvariant: x.rank >= 2 && x.dim(-2) == 1)
 }
 
 /// Per-layer key/value caches of a batch of sequences (fairseq's `incremental_state`).
