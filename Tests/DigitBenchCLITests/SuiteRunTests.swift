@@ -20,9 +20,10 @@ import _DigitTestSupport
     }
 
     /// The whole smoke suite on seeded weights, compared with `reports/smoke/golden.{md,csv}`.
-    /// Tolerance: numbers within 1e-6 relative (BLAS threading may change the last bits of float
-    /// sums; printed rounded numbers may move by one unit in the last place, while the CSV's
-    /// full-precision `ours_exact` column must stay within 1e-6); all text exactly. The golden files
+    /// Tolerance: numbers within 1e-5 relative (BLAS threading changes the last bits of float sums,
+    /// amplified by the 2-image FIDs' singular covariances; printed rounded numbers may move by one
+    /// unit in the last place, while the CSV's full-precision `ours_exact` column must stay within
+    /// 1e-5); all text exactly. The golden files
     /// leave out date, machine, toolchain, commit and wall times. Regenerate after a deliberate
     /// change with `digit-bench suite run suites/smoke.yaml --weights seeded -o reports/smoke --update-golden`.
     @Test func smokeSuiteMatchesGoldenReport() throws {
@@ -38,7 +39,11 @@ import _DigitTestSupport
         for name in ["golden.md", "golden.csv"] {
             let expected = try String(contentsOf: golden.appendingPathComponent(name), encoding: .utf8)
             let actual = try String(contentsOf: out.appendingPathComponent(name), encoding: .utf8)
-            let diffs = GoldenCompare.differences(expected: expected, actual: actual, relativeTolerance: 1e-6, file: name)
+            // 1e-5 relative: the smoke FIDs come from 2 images, i.e. rank-1 covariances through the
+            // eigen fallback, where LAPACK's threaded reductions move the result with the BLAS thread
+            // count: measured 241.926259 (DIGIT_BENCH_THREADS=1, and inside this test process) vs
+            // 241.927070 (2 threads, the CLI) for the GPT-B row, 3.4e-6 relative.
+            let diffs = GoldenCompare.differences(expected: expected, actual: actual, relativeTolerance: 1e-5, file: name)
             #expect(diffs.isEmpty, "\(diffs.prefix(5).joined(separator: "\n"))\n(regenerate with `digit-bench suite run suites/smoke.yaml --weights seeded -o reports/smoke --update-golden` if the change is deliberate)")
         }
         // Seeded runs say so in every output.
