@@ -43,6 +43,18 @@ public struct Conv2d: Sendable {
             padding: .symmetric(padding, padding), dilation: (dilation, dilation), groups: groups, bias: bias)
     }
 
+    /// A layer from tensors its model has already requested (models whose checkpoints need their
+    /// own key lookup, e.g. LFQ's EMA copies): square kernel, integer stride, symmetric padding.
+    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) {
+        precondition(weight.rank == 4, "Conv2d: weight \(weight.shape) is not (O, I, kH, kW)")
+        self.weight = weight
+        self.bias = bias
+        self.stride = (stride, stride)
+        self.padding = .symmetric(padding, padding)
+        dilation = (1, 1)
+        groups = 1
+    }
+
     /// This layer with `algorithm` (e.g. `.winograd(tile: 4, minOutputPixels: 1024)`).
     public func using(_ algorithm: Conv2dAlgorithm) -> Conv2d {
         var c = self

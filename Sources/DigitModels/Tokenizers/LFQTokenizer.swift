@@ -173,32 +173,18 @@ struct LFQParameters {
 
 /// `nn.Conv2d` with square kernel, `padding = kernel / 2`.
 struct LFQConv2d {
-    let weight: Tensor  // (out, in, k, k)
-    let bias: Tensor?  // (out)
-    let stride: Int
-    let padding: Int
+    let conv: Conv2d
+    var weight: Tensor { conv.weight }  // (out, in, k, k)
 
-    /// 3×3 stride-1 convs with at least 32×32 outputs and 32 input channels run Winograd
-    /// F(4×4, 3×3) (see ``conv2dWinograd(_:weights:bias:padding:)``), as the VQ tokenizers do.
-    let winograd: Conv2dWinogradCache?
-    static let winogradMinOutputPixels = 32 * 32
-
+    /// Convs with at least 32 input channels take the VQ tokenizers' algorithm (``vqConvAlgorithm``:
+    /// Winograd F(4×4, 3×3) for 3×3 stride-1 convs with at least 32×32 outputs, else im2col).
     init(_ p: LFQParameters, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, bias: Bool) throws {
-        weight = try p.tensor("weight", shape: [outChannels, inChannels, kernel, kernel])
-        self.bias = bias ? try p.tensor("bias", shape: [outChannels]) : nil
-        self.stride = stride
-        padding = kernel / 2
-        winograd = kernel == 3 && stride == 1 && inChannels >= 32 ? Conv2dWinogradCache() : nil
+        let layer = Conv2d(weight: try p.tensor("weight", shape: [outChannels, inChannels, kernel, kernel]),
+                           bias: bias ? try p.tensor("bias", shape: [outChannels]) : nil, stride: stride, padding: kernel / 2)
+        conv = inChannels >= 32 ? layer.using(vqConvAlgorithm) : layer
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        let algorithm = Conv2dAlgorithm.winograd(tile: 4, minOutputPixels: Self.winogradMinOutputPixels)  // DIGIT_BENCH_CONV overrides
-        if let winograd, x.rank == 4, let tile = algorithm.winogradTile(outputPixels: x.dim(2) * x.dim(3)) {
-            return conv2dWinograd(x, weights: winograd.weights(for: weight, tile: WinogradTile(tile)), bias: bias,
-                                  padding: .symmetric(padding, padding))
-        }
-        return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
-    }
+    func callAsFunction(_ x: Tensor) -> Tensor { conv(x) }
 }
 
 /// `nn.GroupNorm(32, C, eps=1e-6)`, affine unless built without parameters (AdaGN's `gn`).
