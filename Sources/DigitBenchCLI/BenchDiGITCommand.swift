@@ -136,13 +136,10 @@ extension DigitBenchCommand {
             let clusters = try generator.clusters(classes: [Int?](repeating: nil, count: batch), rngs: rngs, sampling: s1)
             let stage1 = Date().timeIntervalSince(t)
             t = Date()
-            let hyps = try generator.stage2.generate(clusterIDs: clusters, options: DiGITGenerator.searchOptions(s2)) { i, step in
-                rngs[i].uniform(step: step, stream: 1)
-            }
+            let codes = try DiGITGenerator.pixelCodes(stage2: generator.stage2, clusters: clusters, rngs: rngs, sampling: s2)
             let stage2 = Date().timeIntervalSince(t)
             t = Date()
-            let codes = hyps.map { Array($0.codes.prefix(DiGITGenerator.tokens)) }
-            _ = generator.vqgan.outputImages(try generator.vqgan.decode(TokenGrid(batch: batch, height: 16, width: 16, indices: Array(codes.joined()))))
+            _ = generator.vqgan.outputImages(try generator.vqgan.decode(codes))
             let vqgan = Date().timeIntervalSince(t)
             let total = stage1 + stage2 + vqgan
             print("\nstage (batch \(batch))                           seconds   share   per image")

@@ -61,9 +61,15 @@ public final class DiGITGenerator: @unchecked Sendable {
 
     /// Stage 2 then the VQGAN: images in [0, 1] (unclipped), (B, 3, 256, 256).
     public func decode(clusters: [[Int]], rngs: [SampleRNG], sampling: SamplingConfiguration) throws -> Tensor {
-        let hyps = try stage2.generate(clusterIDs: clusters, options: Self.searchOptions(sampling)) { i, step in rngs[i].uniform(step: step, stream: 1) }
-        let codes = hyps.map { Array($0.codes.prefix(Self.tokens)) }
-        return try vqgan.decode(TokenGrid(batch: codes.count, height: 16, width: 16, indices: Array(codes.joined())))
+        try vqgan.decode(Self.pixelCodes(stage2: stage2, clusters: clusters, rngs: rngs, sampling: sampling))
+    }
+
+    /// Stage 2 alone: the 16×16 MAGE-VQGAN codes sampled after each cluster prefix (uniforms from
+    /// stream 1 of each sample's RNG).
+    public static func pixelCodes(stage2: DiGITStage2, clusters: [[Int]], rngs: [SampleRNG], sampling: SamplingConfiguration) throws -> TokenGrid {
+        let hyps = try stage2.generate(clusterIDs: clusters, options: searchOptions(sampling)) { i, step in rngs[i].uniform(step: step, stream: 1) }
+        let codes = hyps.map { Array($0.codes.prefix(tokens)) }
+        return TokenGrid(batch: codes.count, height: 16, width: 16, indices: Array(codes.joined()))
     }
 }
 

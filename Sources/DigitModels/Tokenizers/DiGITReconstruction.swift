@@ -60,9 +60,7 @@ public final class DiGITReconstruction: ImageTokenizer, IndexedTokenDecoder, @un
                 }
             }
         }
-        let scale = 224.0 / 256.0
-        let x = interpolateBicubic(normalized, size: (224, 224), scaleFactors: (scale, scale))
-        let f = tokenizer.features(x)                                        // (B, 256, D)
+        let f = tokenizer.features(DiGITTokenizer.encoderInput(normalized: normalized))  // (B, 256, D)
         let (indices, _) = tokenizer.centroids.assign(f)
         let d = tokenizer.centroids.d
         let latent = f.reshaped([b, 16, 16, d]).permuted([0, 3, 1, 2])        // (B, D, 16, 16)
@@ -84,11 +82,7 @@ public final class DiGITReconstruction: ImageTokenizer, IndexedTokenDecoder, @un
         let n = tokens.height * tokens.width
         let clusters = (0..<tokens.batch).map { Array(tokens.indices[($0 * n)..<(($0 + 1) * n)]) }
         let rngs = sampleIndices.map { SampleRNG(seed: seed, sample: $0) }
-        let hyps = try stage2.generate(clusterIDs: clusters, options: DiGITGenerator.searchOptions(sampling)) { i, step in
-            rngs[i].uniform(step: step, stream: 1)
-        }
-        let codes = hyps.map { Array($0.codes.prefix(DiGITGenerator.tokens)) }
-        return try vqgan.decode(TokenGrid(batch: codes.count, height: 16, width: 16, indices: Array(codes.joined())))
+        return try vqgan.decode(DiGITGenerator.pixelCodes(stage2: stage2, clusters: clusters, rngs: rngs, sampling: sampling))
     }
 
     /// DiGIT's conversion to uint8 (the VQGAN's truncating rule).

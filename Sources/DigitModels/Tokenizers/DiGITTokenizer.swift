@@ -184,13 +184,19 @@ public final class DiGITTokenizer: Sendable {
     /// normalised tensor). Images must already be cropped (``crop(_:path:)``): 256 or 224 square.
     /// → (B, 3, 224, 224)
     public static func encoderInput(croppedImages images: ImageBatch) -> Tensor {
-        let x = DINOv2Input.normalized(images)                           // (B, 3, S, S)
-        guard images.width == 256 else {
-            precondition(images.width == 224 && images.height == 224, "DiGIT expects 256 or 224 px input, got \(images.width)x\(images.height)")
+        encoderInput(normalized: DINOv2Input.normalized(images))
+    }
+
+    /// ``encoderInput(croppedImages:)`` after the normalisation: 256-px input is resampled
+    /// bicubic ×224/256, 224-px input passes. (B, 3, S, S) → (B, 3, 224, 224)
+    public static func encoderInput(normalized x: Tensor) -> Tensor {
+        let (h, w) = (x.dim(2), x.dim(3))
+        guard w == 256 else {
+            precondition(w == 224 && h == 224, "DiGIT expects 256 or 224 px input, got \(w)x\(h)")
             return x
         }
         let s = 224.0 / 256.0, out = Int((256 * s).rounded(.down))
-        return interpolateBicubic(x, size: (Int((Double(images.height) * s).rounded(.down)), out), scaleFactors: (s, s))
+        return interpolateBicubic(x, size: (Int((Double(h) * s).rounded(.down)), out), scaleFactors: (s, s))
     }
 
     // MARK: Encoding
