@@ -39,7 +39,7 @@ struct DINOv2ProbeFeatureSource: ProbeFeatureSource {
         case "real":
             let url = try checkpoint.map { URL(fileURLWithPath: $0) } ?? GeneratorLoader.registered(m.rawValue)
             w = Weights(stateDict: try Checkpoint.load(url).stateDict)
-            tag = try cache.map { "sha256 " + (try FeatureCache(directory: URL(fileURLWithPath: $0)).digests.file(url)) } ?? url.path
+            tag = try ProbeExtraction.weightsTag(url, cache: cache)
         default:
             throw ValidationError("--weights must be real or seeded")
         }

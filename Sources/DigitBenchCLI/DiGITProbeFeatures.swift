@@ -45,8 +45,7 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
             let url = try checkpoint.map { URL(fileURLWithPath: $0) } ?? GeneratorLoader.registered("digit-\(id.size)-stage1")
             tokenizer = try DiGITTokenizer.load(digitCheckpoint: url)
             gpt = try DiGITStage1.load(contentsOf: url)
-            // The cache key names the checkpoint by content (memoised, so a multi-GB file is hashed once).
-            tag = try cache.map { "sha256 " + (try FeatureCache(directory: URL(fileURLWithPath: $0)).digests.file(url)) } ?? url.path
+            tag = try ProbeExtraction.weightsTag(url, cache: cache)
         default:
             throw ValidationError("--weights must be real or seeded")
         }
@@ -80,6 +79,12 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
 /// entry keyed by the model, `settings` (weights digest, input path, …), the images' content and
 /// the labels.
 struct ProbeExtraction {
+    /// How the cache key names a checkpoint: by content (memoised in the cache, so a multi-GB file
+    /// is hashed once); without a cache, by path (nothing is keyed then).
+    static func weightsTag(_ url: URL, cache: String?) throws -> String {
+        try cache.map { "sha256 " + (try FeatureCache(directory: URL(fileURLWithPath: $0)).digests.file(url)) } ?? url.path
+    }
+
     let model: String
     let settings: [String: String]
     let layers: Int, dimension: Int
