@@ -107,6 +107,16 @@ struct EvalOptions: ParsableArguments {
         _ input: String, net: InceptionV3, protocol inputProtocol: InceptionProtocol, features: [InceptionFeature],
         label: String, shard: Shard? = nil, body: ([InceptionFeature: Tensor]) throws -> Void
     ) throws -> ExtractionRun {
+        try extractRows(input, net: net, protocol: inputProtocol, features: features, label: label, shard: shard,
+                        keepRows: false, body: body).run
+    }
+
+    /// ``extract(_:net:protocol:features:label:shard:body:)``, also returning every row when
+    /// `keepRows` (or when they go to the cache): one copy, shared by the cache and the caller.
+    private func extractRows(
+        _ input: String, net: InceptionV3, protocol inputProtocol: InceptionProtocol, features: [InceptionFeature],
+        label: String, shard: Shard?, keepRows: Bool, body: ([InceptionFeature: Tensor]) throws -> Void
+    ) throws -> (run: ExtractionRun, rows: [InceptionFeature: [Float]]) {
         let shard = shard ?? parsedShard
         let dataset = try openDataset(input)
         let loader = DatasetLoader(dataset: dataset, batchSize: batch, onError: OnError(rawValue: onError)!, shard: shard)
@@ -121,19 +131,26 @@ struct EvalOptions: ParsableArguments {
             if let hit = e.load(features) {
                 run.used = hit.used
                 run.skipped = hit.skipped
-                try hit.replay(batch: batch, body)
+                var rows: [InceptionFeature: [Float]] = [:]
+                if keepRows {
+                    for f in features { rows[f] = hit.arrays[f.rawValue]?.floats() }
+                } else {
+                    try hit.replay(batch: batch, body)
+                }
                 if !quiet { note("\(label): \(hit.used) images' features read from the cache \(e.directory.path)") }
-                return run
+                return (run, rows)
             }
             entry = e
         }
+        let collect = keepRows || entry != nil
         var collected: [InceptionFeature: [Float]] = [:]
+        if collect { for f in features { collected[f] = []; collected[f]!.reserveCapacity(total * f.dimension) } }
         var progress = ImageProgress(label: label, total: total, quiet: quiet)
         var done = 0
         let skipped = try loader.forEachBatch { b in
             guard !b.images.isEmpty else { return }
             let out = try Self.extractMixedSizes(b.images, net: net, protocol: inputProtocol, features: features)
-            if entry != nil { for f in features { collected[f, default: []] += out[f]!.scalars } }
+            if collect { for f in features { collected[f]!.append(contentsOf: out[f]!.scalars) } }
             try body(out)
             done += b.images.count
             progress.update(done)
@@ -145,7 +162,7 @@ struct EvalOptions: ParsableArguments {
             try entry.store(collected, used: done, skipped: skipped)
             if !quiet { note("\(label): features cached in \(entry.directory.path)") }
         }
-        return run
+        return (run, collected)
     }
 
     /// `--cache`, else `$DIGIT_BENCH_CACHE`, unless `--no-cache`.
@@ -183,10 +200,8 @@ struct EvalOptions: ParsableArguments {
     func extractAll(_ input: String, net: InceptionV3, protocol p: InceptionProtocol, features: [InceptionFeature], label: String,
                     shard: Shard? = nil) throws -> ([InceptionFeature: Tensor], ExtractionRun)
     {
-        var rows: [InceptionFeature: [Float]] = [:]
-        let run = try extract(input, net: net, protocol: p, features: features, label: label, shard: shard) { out in
-            for (f, t) in out { rows[f, default: []] += t.scalars }
-        }
+        let (run, rows) = try extractRows(input, net: net, protocol: p, features: features, label: label, shard: shard,
+                                          keepRows: true) { _ in }
         var out: [InceptionFeature: Tensor] = [:]
         for f in features { out[f] = Tensor(shape: [run.used, f.dimension], scalars: rows[f] ?? []) }
         return (out, run)
@@ -238,13 +253,10 @@ struct InceptionFeatureCacheEntry {
         key = FeatureCache.key(settings)
     }
 
-    /// "seeded", or the checkpoint's SHA-256 as recorded when it was verified at load.
+    /// "seeded", or the checkpoint's SHA-256 computed when it was verified at load.
     static func weightsKey(_ net: InceptionV3) -> String {
         if net.isSeeded { return "seeded" }
-        if let r = net.weightsDescription.range(of: #"sha256 [0-9a-f]{16}"#, options: .regularExpression) {
-            return String(net.weightsDescription[r])
-        }
-        return net.weightsDescription
+        return net.weightsSHA256.map { "sha256 \($0)" } ?? net.weightsDescription
     }
 
     func load(_ features: [InceptionFeature]) -> Hit? {

@@ -39,6 +39,6 @@ extension InceptionV3 {
             throw WeightsError.checksumMismatch(file: url.path, expected: file.sha256 ?? file.sha256Prefix ?? "?", actual: hex)
         }
         let description = "\(url.path) (\(file.id), sha256 \(hex.prefix(16))…, \(file.checksumMatches(hex) == true ? "verified" : "no published checksum"))"
-        return try InceptionV3(weights: Weights(stateDict: read(url)), description: description)
+        return try InceptionV3(weights: Weights(stateDict: read(url)), description: description, sha256: hex)
     }
 }

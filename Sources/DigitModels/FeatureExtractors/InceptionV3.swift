@@ -37,6 +37,8 @@ public struct InceptionV3: Sendable {
     /// Where the parameters came from ("seeded weights" or a file path and checksum note).
     public let weightsDescription: String
     public let isSeeded: Bool
+    /// The checkpoint file's SHA-256 (hex) when the weights came from a verified file, else nil.
+    public let weightsSHA256: String?
 
     let Conv2d_1a_3x3: BasicConv2d
     let Conv2d_2a_3x3: BasicConv2d
@@ -60,10 +62,12 @@ public struct InceptionV3: Sendable {
 
     /// Builds the network, requesting every parameter from `weights` in upstream state-dict order,
     /// and rejects checkpoints with keys the network does not use.
-    public init(weights: Weights, configuration: Configuration = Configuration(), description: String? = nil) throws {
+    public init(weights: Weights, configuration: Configuration = Configuration(), description: String? = nil,
+                sha256: String? = nil) throws {
         self.configuration = configuration
         isSeeded = weights.isSeeded
         weightsDescription = description ?? weights.sourceName
+        weightsSHA256 = sha256
         let r = weights.root
         let eps = configuration.bn_eps
         Conv2d_1a_3x3 = try BasicConv2d(r.scope("Conv2d_1a_3x3"), 3, 32, kernel: (3, 3), stride: 2, eps: eps)
