@@ -147,11 +147,8 @@ struct RunIdentity: Codable, Equatable {
     /// Settings, e.g. ["command": "stats", "protocol": "adm", "weights": "seeded", "items": "<sha>"].
     var settings: [String: String]
 
-    var id: String {
-        var h = SHA256()
-        for (k, v) in settings.sorted(by: { $0.key < $1.key }) { h.update(Array("\(k)=\(v)\n".utf8)) }
-        return SHA256.hex(h.finalize())
-    }
+    /// SHA-256 of the sorted `key=value` lines: the same digest as a feature-cache key.
+    var id: String { FeatureCache.key(settings) }
 
     /// SHA-256 over the item ids of a dataset (names/paths in order) and their number: which
     /// images a run covers, without reading them.
@@ -159,7 +156,7 @@ struct RunIdentity: Codable, Equatable {
         var h = SHA256()
         h.update(Array("\(dataset.count)\n".utf8))
         for i in 0..<dataset.count { h.update(Array((dataset.itemID(i) + "\n").utf8)) }
-        return SHA256.hex(h.finalize())
+        return h.finalizeHex()
     }
 }
 

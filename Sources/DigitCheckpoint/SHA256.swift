@@ -75,8 +75,11 @@ public struct SHA256 {
     public static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
         var s = SHA256()
         s.update(bytes)
-        return s.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return s.finalizeHex()
     }
+
+    /// The digest as 64 lowercase hex digits.
+    public mutating func finalizeHex() -> String { finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
 
     public static func hex(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { hex($0) } }
 }

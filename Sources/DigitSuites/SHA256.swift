@@ -7,9 +7,6 @@ extension SHA256 {
         data.withUnsafeBytes { update($0) }
     }
 
-    /// The digest as 64 lowercase hex digits.
-    public mutating func finalizeHex() -> String { finalize().map { String(format: "%02x", $0) }.joined() }
-
     /// sha256 of bytes, as hex.
     public static func hex(_ data: Data) -> String {
         var s = SHA256()
