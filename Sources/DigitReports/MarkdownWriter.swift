@@ -33,7 +33,10 @@ public enum MarkdownWriter {
         out += "| digit-bench | \(r.digitBenchVersion)\(r.gitCommit.map { " @ `\($0)`" } ?? "") |\n"
         out += "| toolchain | \(escape(r.toolchain)) |\n"
         out += "| date | \(r.date) |\n"
-        out += "| machine | \(escape(r.machine.cpu)), \(r.machine.cores) cores, \(Format.fixed(r.machine.memoryGiB, 1)) GiB, \(escape(r.machine.os)) |\n"
+        let machine = r.machine.cores > 0
+            ? "\(escape(r.machine.cpu)), \(r.machine.cores) cores, \(Format.fixed(r.machine.memoryGiB, 1)) GiB, \(escape(r.machine.os))"
+            : "not recorded (golden report)"
+        out += "| machine | \(machine) |\n"
         let modes = Set(r.rows.map(\.weights.rawValue)).sorted().joined(separator: ", ")
         out += "| weights | \(modes.isEmpty ? "—" : modes) |\n"
         let ran = r.rows.filter { $0.status == .ok }.count
