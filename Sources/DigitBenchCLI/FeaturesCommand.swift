@@ -31,7 +31,7 @@ extension DigitBenchCommand {
             if isDINOv2 { return }
             guard extractor == FeatureExtractorID.inceptionV3.rawValue else {
                 throw ValidationError(Suggest.unknown(extractor, kind: .featureExtractor,
-                                                      available: [FeatureExtractorID.inceptionV3.rawValue] + DINOv2Model.allCases.map(\.rawValue)))
+                                                      available: FeatureExtractorID.allCases.map(\.rawValue)))
             }
             guard sample == nil, seed == nil, inputPath == nil, posEmbed == nil else {
                 throw ValidationError("--sample, --seed, --input-path and --pos-embed are DINOv2 options")

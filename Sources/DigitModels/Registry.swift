@@ -53,6 +53,10 @@ func didYouMean(_ given: String, _ candidates: [String]) -> String {
 public enum FeatureExtractorID: String, RegistryID {
     /// The FID Inception-v3 (pytorch-fid / torch-fidelity / ADM / clean-fid), see ``InceptionV3``.
     case inceptionV3 = "inception-v3"
+    /// DINOv2 ViT-B/14 with 4 registers, see ``DINOv2FeatureExtractor``.
+    case dinov2VitB14Reg4 = "dinov2-vitb14-reg4"
+    /// DINOv2 ViT-L/14 with 4 registers, see ``DINOv2FeatureExtractor``.
+    case dinov2VitL14Reg4 = "dinov2-vitl14-reg4"
 
     public static let kind = "feature extractor"
 }

@@ -1,3 +1,4 @@
+import DigitModels
 import DigitReports
 import Foundation
 
@@ -7,7 +8,7 @@ import Foundation
 /// until they land, the lists below are the source of truth, and `PublicIDs` is the one place to
 /// point at the real registries later (`Tokenizers.allCases.map(\.rawValue)`, …).
 public enum PublicIDs {
-    public static let featureExtractors = ["inception-v3", "dinov2-vitb14-reg4", "dinov2-vitl14-reg4"]
+    public static let featureExtractors = FeatureExtractorID.allCases.map(\.rawValue)
 
     public static let tokenizers = [
         "lfq-128", "lfq-256", "lfq-128-l", "lfq-256-l", "llamagen-vq16", "llamagen-vq8", "mage-vqgan",
