@@ -47,9 +47,23 @@ extension DigitBenchCommand.Bench {
         @Option(help: "A note printed at the top of the report (e.g. the machine's load).")
         var note: String?
 
+        @Option(help: "K-Means row shape N,D,K,ITERATIONS (default 65536,256,1024,10; DiGIT's codebook is D = 768, K = 8192, and faiss trains on at most 256·K points).")
+        var kmeansShape: String?
+
+        /// `--kmeans-shape` parsed, or nil for the default.
+        func parsedKMeansShape() throws -> KMeansShape? {
+            guard let kmeansShape else { return nil }
+            let v = kmeansShape.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 4, let n = v[0], let d = v[1], let k = v[2], let it = v[3], n > 0, d > 0, k > 0, k <= n, it > 0 else {
+                throw ValidationError("--kmeans-shape must be N,D,K,ITERATIONS with positive values and K ≤ N, got '\(kmeansShape)'")
+            }
+            return KMeansShape(n: n, d: d, k: k, iterations: it)
+        }
+
         func validate() throws {
             guard threads > 0 else { throw ValidationError("--threads must be positive") }
             if let only { _ = try PeerRowID.parse(only) }
+            _ = try parsedKMeansShape()
         }
 
         func run() throws {
@@ -74,7 +88,7 @@ extension DigitBenchCommand.Bench {
             say(String(format: "bench peers: sgemm %d³ %.1f GFLOP/s, stream copy %.1f GB/s", gemmSize, sgemm, bandwidth))
 
             let ctx = PeerContext(work: work, shared: URL(fileURLWithPath: sharedRoot), quick: quick, peer: peer,
-                                  sgemmGFLOPs: sgemm, memoryGBs: bandwidth)
+                                  sgemmGFLOPs: sgemm, memoryGBs: bandwidth, kmeansShape: try parsedKMeansShape())
             var results: [PeerBenchRow] = []
             for id in rows {
                 say("bench peers: \(id.rawValue) …")
@@ -145,6 +159,11 @@ enum PeerRowID: String, CaseIterable {
     }
 }
 
+/// The K-Means row's problem size.
+struct KMeansShape {
+    var n: Int, d: Int, k: Int, iterations: Int
+}
+
 struct PeerContext {
     var work: URL
     var shared: URL
@@ -152,6 +171,8 @@ struct PeerContext {
     var peer: PeerRunner
     var sgemmGFLOPs: Double
     var memoryGBs: Double
+    /// `--kmeans-shape`, when given.
+    var kmeansShape: KMeansShape? = nil
 
     func with(work: URL) -> PeerContext {
         var c = self
@@ -427,7 +448,8 @@ enum PeerRows {
     // MARK: K-Means
 
     static func kmeans(_ c: PeerContext) throws -> PeerBenchRow {
-        let (n, d, k, niter) = c.quick ? (16384, 128, 256, 5) : (65536, 256, 1024, 10)
+        let (n, d, k, niter) = c.kmeansShape.map { ($0.n, $0.d, $0.k, $0.iterations) }
+            ?? (c.quick ? (16384, 128, 256, 5) : (65536, 256, 1024, 10))
         let x = SeededWeights.values(key: "bench/kmeans/x", shape: [n, d])
         try NPY.write(NPYArray(float32: x, shape: [n, d]), to: c.file("x.npy"))
         PeakRSS.reset()
