@@ -24,7 +24,9 @@ extension DigitBenchCommand {
         var repeats = 1
 
         func run() throws {
-            let model = try options.load()
+            guard case let .neural(loaded) = try options.load(), let model = loaded as? LFQTokenizer else {
+                throw ValidationError("bench tokenizer counts FLOPs of the Open-MAGVIT2 (lfq-*) tokenizers; LlamaGen VQ-16 and LFQ against torch: `digit-bench bench peers --only tokenizer,lfq`")
+            }
             let s = model.inputResolution
             var rng = SystemRandomNumberGenerator()
             let x = Tensor(shape: [batch, 3, s, s], scalars: (0..<(batch * 3 * s * s)).map { _ in Float.random(in: -1...1, using: &rng) })

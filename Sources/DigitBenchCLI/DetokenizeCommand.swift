@@ -8,7 +8,9 @@ extension DigitBenchCommand {
             abstract: "Decode token grids (.npy of shape (N, h, w) or (h, w)) into PNG images.",
             discussion: """
                 Writes DIR/000000.png, … . Decoder outputs are clamped and converted to 8-bit as the \
-                tokenizer's upstream evaluation does (Open-MAGVIT2: clamp to [-1, 1], (x+1)/2*255, truncated).
+                tokenizer's upstream evaluation does (Open-MAGVIT2: clamp to [-1, 1], (x+1)/2*255, truncated; \
+                LlamaGen: clamp(127.5x + 128, 0, 255) to uint8; MAGE VQGAN: clip(x·255) truncated). \
+                DiGIT's tokenizers have no decoder (see `reconstruct --stage2`).
                 """)
 
         @OptionGroup var options: TokenizerOptions
@@ -29,7 +31,9 @@ extension DigitBenchCommand {
             }
             let shape = array.shape.count == 2 ? [1] + array.shape : array.shape
             let ids = array.int64s().map { Int($0) }
-            let model = try options.load()
+            guard case let .neural(model) = try options.load() else {
+                throw ValidationError("\(options.tokenizer) has no decoder: DiGIT's tokens go back to pixels only through its stage-2 model and the MAGE VQGAN (`digit-bench reconstruct --tokenizer \(options.tokenizer) --stage2`, or `digit-bench generate`)")
+            }
             let dir = URL(fileURLWithPath: output)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let per = shape[1] * shape[2]
@@ -37,7 +41,7 @@ extension DigitBenchCommand {
                 let n = min(batchSize, shape[0] - start)
                 let grid = TokenGrid(batch: n, height: shape[1], width: shape[2],
                                      indices: Array(ids[(start * per)..<((start + n) * per)]))
-                let images = model.outputImages(try model.decode(grid))
+                let images = Reconstruct.outputImages(model, try model.decode(grid))
                 for i in 0..<n {
                     let url = dir.appendingPathComponent(String(format: "%06d.png", start + i))
                     try ImageCodec.writeAtomically(try ImageCodec.encodePNG(images.image(i)), to: url)

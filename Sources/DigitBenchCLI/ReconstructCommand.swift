@@ -29,7 +29,9 @@ enum ReconCodec {
         }
     }
 
-    static let ids: [String] = LFQTokenizerID.allCases.map(\.rawValue) + LlamaGenVQ.Variant.allCases.map(\.rawValue) + [MAGEVQGAN.id, "jpeg-qN"]
+    /// The tokenizers with a decoder.
+    static let neuralIDs: [String] = LFQTokenizerID.allCases.map(\.rawValue) + LlamaGenVQ.Variant.allCases.map(\.rawValue) + [MAGEVQGAN.id]
+    static let ids: [String] = neuralIDs + ["jpeg-qN"]
 
     /// The codec `id` with seeded weights, `checkpoint`, or the registry's file (a missing file is
     /// the registry's message naming it; there is no fallback to seeded weights).

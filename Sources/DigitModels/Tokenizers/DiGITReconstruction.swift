@@ -60,16 +60,7 @@ public final class DiGITReconstruction: ImageTokenizer, IndexedTokenDecoder, @un
                 }
             }
         }
-        let f = tokenizer.features(DiGITTokenizer.encoderInput(normalized: normalized))  // (B, 256, D)
-        let (indices, _) = tokenizer.centroids.assign(f)
-        let d = tokenizer.centroids.d
-        let latent = f.reshaped([b, 16, 16, d]).permuted([0, 3, 1, 2])        // (B, D, 16, 16)
-        let quantized = Tensor(shape: [b, 16, 16, d]) { out in
-            tokenizer.centroids.values.withUnsafeBufferPointer { c in
-                for (r, k) in indices.enumerated() { (out.baseAddress! + r * d).initialize(from: c.baseAddress! + k * d, count: d) }
-            }
-        }.permuted([0, 3, 1, 2])
-        return TokenizerEncoding(tokens: TokenGrid(batch: b, height: 16, width: 16, indices: indices), latent: latent, quantized: quantized)
+        return tokenizer.encoding(encoderInput: DiGITTokenizer.encoderInput(normalized: normalized))
     }
 
     public func decode(_ tokens: TokenGrid) throws -> Tensor {

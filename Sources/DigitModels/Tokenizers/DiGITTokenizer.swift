@@ -214,6 +214,29 @@ public final class DiGITTokenizer: Sendable {
         return (0..<b).map { Array(ids[($0 * n)..<(($0 + 1) * n)]) }
     }
 
+    /// Tokens, DINOv2 features and their centroids as a ``TokenizerEncoding``: tokens (B, √N, √N)
+    /// row-major, `latent` the features (B, D, √N, √N), `quantized` the nearest centroids'.
+    /// (B, 3, 224, 224) encoder input → encoding
+    public func encoding(encoderInput x: Tensor) -> TokenizerEncoding {
+        let f = features(x)                                                 // (B, N, D)
+        let (b, n, d) = (f.dim(0), f.dim(1), f.dim(2))
+        let side = Int(Double(n).squareRoot())
+        precondition(side * side == n, "DiGIT: \(n) patches do not form a square grid")
+        let (indices, _) = centroids.assign(f)
+        let latent = f.reshaped([b, side, side, d]).permuted([0, 3, 1, 2])  // (B, D, side, side)
+        let quantized = Tensor(shape: [b, side, side, d]) { out in
+            centroids.values.withUnsafeBufferPointer { c in
+                for (r, k) in indices.enumerated() { (out.baseAddress! + r * d).initialize(from: c.baseAddress! + k * d, count: d) }
+            }
+        }.permuted([0, 3, 1, 2])
+        return TokenizerEncoding(tokens: TokenGrid(batch: b, height: side, width: side, indices: indices), latent: latent, quantized: quantized)
+    }
+
+    /// ``encoding(encoderInput:)`` of images of any size through `path` (one batch).
+    public func encoding(images: [RGBImage], path: DiGITInputPath = .gen256) -> TokenizerEncoding {
+        encoding(encoderInput: Self.encoderInput(croppedImages: ImageBatch(images: images.map { Self.crop($0, path: path) })))
+    }
+
     /// Images of any size → cluster ids (B × 256), through `path` (default: DiGIT's generation
     /// path). Images are processed in batches of `batchSize`.
     public func encode(images: [RGBImage], path: DiGITInputPath = .gen256, batchSize: Int = 8) -> [[Int]] {
