@@ -243,21 +243,26 @@ public func siluInPlace(_ x: inout Tensor) {
     let n = x.count
     x.withUnsafeMutableBufferPointer { buf in
         let p = buf.baseAddress!
-        parallelRanges(n) { lo, hi in
-            var i = lo
-            while i + 4 <= hi {
-                let raw = UnsafeMutableRawPointer(p + i)
-                let v = raw.loadUnaligned(as: SIMD4<Float>.self)
-                raw.storeBytes(of: v / (1 + expLanes(-v)), as: SIMD4<Float>.self)
-                i += 4
-            }
-            while i < hi {
-                var v = SIMD4<Float>(repeating: 0)
-                v[0] = p[i]
-                p[i] = (v / (1 + expLanes(-v)))[0]
-                i += 1
-            }
-        }
+        parallelRanges(n) { lo, hi in siluInPlace(p + lo, count: hi - lo) }
+    }
+}
+
+/// ``siluInPlace(_:)`` on `count` floats at `p` (each element's result is the same bits whatever
+/// range it is processed in: the lanes are independent).
+@inline(__always)
+func siluInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 4 <= count {
+        let raw = UnsafeMutableRawPointer(p + i)
+        let v = raw.loadUnaligned(as: SIMD4<Float>.self)
+        raw.storeBytes(of: v / (1 + expLanes(-v)), as: SIMD4<Float>.self)
+        i += 4
+    }
+    while i < count {
+        var v = SIMD4<Float>(repeating: 0)
+        v[0] = p[i]
+        p[i] = (v / (1 + expLanes(-v)))[0]
+        i += 1
     }
 }
 
