@@ -542,7 +542,9 @@ protocol Pool3Op {
 enum MaxPool3: Pool3Op {
     static var averages: Bool { false }
     @inline(__always) static func combine(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) }
-    @inline(__always) static func combine(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { pointwiseMax(a, b) }
+    /// `Swift.max` lane by lane (`b >= a ? b : a`) as a compare and blend (`pointwiseMax` goes
+    /// through `Float.maximum` one lane at a time).
+    @inline(__always) static func combine(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .>= a) }
 }
 
 enum SumPool3: Pool3Op {
