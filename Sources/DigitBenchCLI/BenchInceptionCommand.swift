@@ -26,7 +26,11 @@ extension DigitBenchCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @Flag(help: "Per-layer profile instead: every unit and pool alone on a group of 8 images, process CPU ms per image by algorithm.")
+        var profile = false
+
         func run() throws {
+            if profile { return try runProfile() }
             let inputProtocol = try InceptionProtocol(parsing: `protocol`)
             let net = try InceptionV3(weights: .seeded())
             let flops = net.gemmFlops()
@@ -77,6 +81,30 @@ extension DigitBenchCommand {
             } else {
                 for (k, v) in rows { print("\(k.padding(toLength: 26, withPad: " ", startingAt: 0)) \(v)") }
             }
+        }
+
+        private func runProfile() throws {
+            let net = try InceptionV3(weights: .seeded())
+            let rows = net.profile(batch: InceptionV3.maxGroup, seconds: processCPUSeconds)
+            print("FID Inception per-layer profile: group of \(InceptionV3.maxGroup) images, single-threaded BLAS section, process CPU ms per image (best of 3)")
+            print("load average " + loadAverage().map { String(format: "%.2f", $0) }.joined(separator: " "))
+            func ms(_ t: Double?) -> String { t.map { String(format: "%.2f", $0 * 1e3) } ?? "" }
+            var table: [[String]] = []
+            var total = 0.0, totalFlops = 0.0
+            for r in rows {
+                let cur = r.secondsPerImage["current"]!
+                total += cur
+                totalFlops += r.flopsPerImage
+                table.append([
+                    r.name, r.shape, r.flopsPerImage > 0 ? String(format: "%.3f", r.flopsPerImage / 1e9) : "",
+                    ms(cur), ms(r.secondsPerImage["im2col"] ?? r.secondsPerImage["pool"]), ms(r.secondsPerImage["winograd2"]),
+                    ms(r.secondsPerImage["winograd4"]), r.flopsPerImage > 0 ? String(format: "%.1f", r.flopsPerImage / cur / 1e9) : "",
+                ])
+            }
+            let header = ["unit", "shape", "GFLOP", "ms (used)", "im2col/pool", "F(2x2)", "F(4x4)", "GFLOP/s (used)"]
+            let widths = header.indices.map { i in ([header[i]] + table.map { $0[i] }).map(\.count).max()! }
+            for line in [header] + table { print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")) }
+            print(String(format: "total %.1f ms per image of one core (%.2f GFLOP, %.1f GFLOP/s)", total * 1e3, totalFlops / 1e9, totalFlops / total / 1e9))
         }
 
         private func slice(_ b: ImageBatch, _ r: Range<Int>) -> ImageBatch {

@@ -243,28 +243,37 @@ public func siluInPlace(_ x: inout Tensor) {
     let n = x.count
     x.withUnsafeMutableBufferPointer { buf in
         let p = buf.baseAddress!
-        parallelRanges(n) { lo, hi in
-            var i = lo
-            while i + 4 <= hi {
-                let raw = UnsafeMutableRawPointer(p + i)
-                let v = raw.loadUnaligned(as: SIMD4<Float>.self)
-                raw.storeBytes(of: v / (1 + expLanes(-v)), as: SIMD4<Float>.self)
-                i += 4
-            }
-            while i < hi {
-                var v = SIMD4<Float>(repeating: 0)
-                v[0] = p[i]
-                p[i] = (v / (1 + expLanes(-v)))[0]
-                i += 1
-            }
-        }
+        parallelRanges(n) { lo, hi in siluInPlace(p + lo, count: hi - lo) }
+    }
+}
+
+/// ``siluInPlace(_:)`` on `count` floats at `p` (each element's result is the same bits whatever
+/// range it is processed in: the lanes are independent).
+@inline(__always)
+func siluInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 4 <= count {
+        let raw = UnsafeMutableRawPointer(p + i)
+        let v = raw.loadUnaligned(as: SIMD4<Float>.self)
+        raw.storeBytes(of: v / (1 + expLanes(-v)), as: SIMD4<Float>.self)
+        i += 4
+    }
+    while i < count {
+        var v = SIMD4<Float>(repeating: 0)
+        v[0] = p[i]
+        p[i] = (v / (1 + expLanes(-v)))[0]
+        i += 1
     }
 }
 
 /// `exp` of four floats (Cephes `expf` in SIMD; see ``siluInPlace(_:)``).
 @inline(__always)
 func expLanes(_ x: SIMD4<Float>) -> SIMD4<Float> {
-    var x = pointwiseMax(pointwiseMin(x, SIMD4<Float>(repeating: 88.376_26)), SIMD4<Float>(repeating: -87.336_54))
+    // Clamp to [-87.33654, 88.37626] as pointwiseMin then pointwiseMax (NaN → the upper bound), but
+    // as compare + blend: the generic pointwise functions run Float.minimum/maximum lane by lane.
+    let hi = SIMD4<Float>(repeating: 88.376_26), lo = SIMD4<Float>(repeating: -87.336_54)
+    var x = x.replacing(with: hi, where: .!(x .<= hi))
+    x = x.replacing(with: lo, where: x .< lo)
     // n = floor(x / ln 2 + 1/2) (truncation of a positive value), then x - n ln 2 with ln 2 = C1 + C2.
     let f = x * 1.442_695_04 + 128.5
     let fi = SIMD4<Int32>(Int32(f[0]), Int32(f[1]), Int32(f[2]), Int32(f[3])) &- 128

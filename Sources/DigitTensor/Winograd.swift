@@ -153,16 +153,89 @@ public func conv2dWinograd(_ x: Tensor, weights: WinogradWeights, bias: Tensor? 
     let oh = h + padding.top + padding.bottom - 2, ow = w + padding.left + padding.right - 2
     precondition(oh > 0 && ow > 0, "conv2dWinograd: output size \(oh)x\(ow) for input \(x.shape)")
     if n == 0 { return Tensor(zeros: [n, o, oh, ow]) }
+    return Tensor(shape: [n, o, oh, ow]) { out in
+        x.withUnsafeBufferPointer { px in
+            conv2dWinograd(
+                px.baseAddress!, batch: n, height: h, width: w, layout: .nchw(channels: c, height: h, width: w),
+                weights: weights, padding: padding, epilogue: .bias(bias?.scalars),
+                into: out.baseAddress!, layout: .nchw(channels: o, height: oh, width: ow))
+        }
+    }
+}
+
+/// Where the (image, channel) planes of an activation live: plane (i, c) starts at
+/// `i · imageStride + c · channelStride` floats (rows of `width` floats, contiguous).
+public struct PlaneLayout: Sendable, Equatable {
+    public var imageStride: Int, channelStride: Int
+
+    public init(imageStride: Int, channelStride: Int) {
+        self.imageStride = imageStride
+        self.channelStride = channelStride
+    }
+
+    /// (N, C, H, W)
+    public static func nchw(channels: Int, height: Int, width: Int) -> PlaneLayout {
+        PlaneLayout(imageStride: channels * height * width, channelStride: height * width)
+    }
+
+    /// (C, N, H, W): channel-major with the images of a group inside (the FID Inception's layout).
+    public static func cnhw(batch: Int, height: Int, width: Int) -> PlaneLayout {
+        PlaneLayout(imageStride: height * width, channelStride: batch * height * width)
+    }
+}
+
+/// What ``conv2dWinograd(_:batch:height:width:layout:weights:padding:epilogue:into:layout:tasksSpanImages:onCallingThread:)``
+/// applies to each output channel's convolution sum `s`.
+public enum WinogradEpilogue: Sendable {
+    /// `s + bias[o]` (`s` when nil), added inside the output transform (`F.conv2d`).
+    case bias([Float]?)
+    /// `max(s · scale[o] + shift[o], 0)`: a folded eval-mode BatchNorm then ReLU, in torch's CPU
+    /// kernel order (multiply, then add).
+    case scaleShiftReLU(scale: [Float], shift: [Float])
+}
+
+/// ``conv2dWinograd(_:weights:bias:padding:)`` on raw planes: `batch` images of
+/// `weights.inChannels` planes `height`×`width` at `x` (placed by `inLayout`) into `weights.outChannels`
+/// planes of the output size at `out` (placed by `outLayout`).
+///
+/// - `tasksSpanImages`: a task may take tile rows of consecutive images (more columns per sgemm
+///   for small images). An image's result still depends only on its own tiles as long as sgemm
+///   computes each output column independently of the others, which the FID Inception relies on
+///   for its im2col path too (its batch-invariance test covers this).
+/// - `onCallingThread`: run every stage on the calling thread (the caller already parallelises,
+///   e.g. one group of images per worker inside `Threads.withSingleThreadedBLAS`).
+public func conv2dWinograd(
+    _ x: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int, layout inLayout: PlaneLayout,
+    weights: WinogradWeights, padding: Padding2d, epilogue: WinogradEpilogue,
+    into out: UnsafeMutablePointer<Float>, layout outLayout: PlaneLayout,
+    tasksSpanImages: Bool = false, onCallingThread: Bool = false
+) {
+    let c = weights.inChannels, o = weights.outChannels
+    let oh = h + padding.top + padding.bottom - 2, ow = w + padding.left + padding.right - 2
+    precondition(oh > 0 && ow > 0, "conv2dWinograd: output size \(oh)x\(ow) for input \(h)x\(w)")
+    if n == 0 { return }
+    let bias: [Float]?, scale: [Float]?, shift: [Float]?
+    switch epilogue {
+    case .bias(let b):
+        (bias, scale, shift) = (b, nil, nil)
+        if let b { precondition(b.count == o, "conv2dWinograd: \(b.count) biases for \(o) output channels") }
+    case .scaleShiftReLU(let a, let b):
+        precondition(a.count == o && b.count == o, "conv2dWinograd: \(a.count) scales, \(b.count) shifts for \(o) output channels")
+        (bias, scale, shift) = (nil, a, b)
+    }
     let tile = weights.tile, m = tile.m, a = tile.alpha, aa = a * a
     let tilesH = (oh + m - 1) / m, tilesW = (ow + m - 1) / m
-    // Tile rows per task: about targetTiles tiles, within maxTaskBytes; balanced blocks per image.
+    // Tile rows per task: about targetTiles tiles, within maxTaskBytes; balanced blocks per image
+    // (or over all images' rows with tasksSpanImages). Row g of the task list is tile row
+    // g % tilesH of image g / tilesH.
     let perRowBytes = aa * (c + o) * tilesW * 4
     let wantRows = max(1, min((WinogradTuning.targetTiles + tilesW - 1) / tilesW, WinogradTuning.maxTaskBytes / max(perRowBytes, 1)))
-    let blocks = (tilesH + wantRows - 1) / wantRows
-    let rowsPerTask = (tilesH + blocks - 1) / blocks
-    let blocksPerImage = (tilesH + rowsPerTask - 1) / rowsPerTask
-    let taskCount = n * blocksPerImage
-    let threads = Threads.count
+    let spanRows = tasksSpanImages ? n * tilesH : tilesH
+    let blocks = (spanRows + wantRows - 1) / wantRows
+    let rowsPerTask = (spanRows + blocks - 1) / blocks
+    let blocksPerSpan = (spanRows + rowsPerTask - 1) / rowsPerTask
+    let taskCount = tasksSpanImages ? blocksPerSpan : n * blocksPerSpan
+    let threads = onCallingThread ? 1 : Threads.count
     let parallel = threads > 1 && taskCount >= 2 * threads
     let workers = parallel ? threads : 1
     let maxT = rowsPerTask * tilesW
@@ -175,20 +248,21 @@ public func conv2dWinograd(_ x: Tensor, weights: WinogradWeights, bias: Tensor? 
     let perWorker = parallel ? vSize + mSize + rowScratch : 0
     let scratchCount = parallel ? workers * perWorker : vSize + mSize + threads * rowScratch
 
-    return Tensor(shape: [n, o, oh, ow]) { out in
-        x.withUnsafeBufferPointer { px in
-            weights.u.withUnsafeBufferPointer { pu in
-                withOptionalPointer(bias) { pb in
+    weights.u.withUnsafeBufferPointer { pu in
+        withOptionalPointer(bias) { pb in
+            withOptionalPointer(scale) { ps in
+                withOptionalPointer(shift) { pt in
                     Scratch.with(count: scratchCount) { sc in
-                        let xs = px.baseAddress!, us = pu.baseAddress!, os = out.baseAddress!
+                        let xs = x, us = pu.baseAddress!, os = out
 
                         /// Input transform of the task's channels `chans` into V (α², C, T).
-                        func transformInput(image: Int, ty0: Int, ty1: Int, chans: Range<Int>, v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
-                            let t = (ty1 - ty0) * tilesW
+                        func transformInput(rows g0: Int, _ g1: Int, chans: Range<Int>, v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+                            let t = (g1 - g0) * tilesW
                             let padded = rows, trans = rows + a * wp, phases = rows + 2 * a * wp
                             for ch in chans {
-                                let plane = xs + (image * c + ch) * h * w
-                                for ty in ty0..<ty1 {
+                                for g in g0..<g1 {
+                                    let ty = g % tilesH
+                                    let plane = xs + (g / tilesH) * inLayout.imageStride + ch * inLayout.channelStride
                                     // α input rows m·ty − pt + k, columns −pl ..< −pl + wp, zero outside.
                                     for k in 0..<a {
                                         let iy = m * ty - padding.top + k
@@ -208,7 +282,7 @@ public func conv2dWinograd(_ x: Tensor, weights: WinogradWeights, bias: Tensor? 
                                     for r in 0..<a { deinterleave(trans + r * wp, count: wp, m: m, into: phases + r * m * phaseW, phaseStride: phaseW) }
                                     // (Bᵀ d) B along columns: element (r, s) of tile tx is Σ_k Bᵀ[s][k] t[r][m·tx + k],
                                     // where column m·tx + k is phase k % m at index tx + k / m.
-                                    let base = (ty - ty0) * tilesW
+                                    let base = (g - g0) * tilesW
                                     for r in 0..<a {
                                         let ph = UnsafePointer(phases + r * m * phaseW)
                                         let dst = v + ((r * a) * c + ch) * t + base
@@ -227,15 +301,16 @@ public func conv2dWinograd(_ x: Tensor, weights: WinogradWeights, bias: Tensor? 
                             }
                         }
 
-                        /// Output transform of channels `chans` from M (α², O, T) into the output (+ bias).
-                        func transformOutput(image: Int, ty0: Int, ty1: Int, chans: Range<Int>, mm: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
-                            let t = (ty1 - ty0) * tilesW
+                        /// Output transform of channels `chans` from M (α², O, T) into the output (+ epilogue).
+                        func transformOutput(rows g0: Int, _ g1: Int, chans: Range<Int>, mm: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+                            let t = (g1 - g0) * tilesW
                             let wrows = rows, yrows = rows + m * a * tilesW
                             for oc in chans {
                                 let bv = pb?[oc] ?? 0
-                                let plane = os + (image * o + oc) * oh * ow
-                                for ty in ty0..<ty1 {
-                                    let base = (ty - ty0) * tilesW
+                                for g in g0..<g1 {
+                                    let ty = g % tilesH
+                                    let plane = os + (g / tilesH) * outLayout.imageStride + oc * outLayout.channelStride
+                                    let base = (g - g0) * tilesW
                                     // w[i][s] = Σ_r Aᵀ[i][r] M[(r, s)] (over the tile row), vectorised over tiles.
                                     for s in 0..<a {
                                         let src = UnsafePointer(mm + (s * o + oc) * t + base), planeStride = a * o * t
@@ -248,15 +323,18 @@ public func conv2dWinograd(_ x: Tensor, weights: WinogradWeights, bias: Tensor? 
                                     }
                                     // Interleave into output rows m·ty + i, columns m·tx + j (clipped).
                                     for i in 0..<m where m * ty + i < oh {
-                                        interleave(yrows + i * m * tilesW, phaseStride: tilesW, m: m, into: plane + (m * ty + i) * ow, count: ow)
+                                        let row = plane + (m * ty + i) * ow
+                                        interleave(yrows + i * m * tilesW, phaseStride: tilesW, m: m, into: row, count: ow)
+                                        if let ps, let pt { scaleShiftReLU(row, count: ow, scale: ps[oc], shift: pt[oc]) }
                                     }
                                 }
                             }
                         }
 
-                        func task(_ i: Int) -> (image: Int, ty0: Int, ty1: Int) {
-                            let image = i / blocksPerImage, b = i % blocksPerImage
-                            return (image, b * rowsPerTask, min(tilesH, (b + 1) * rowsPerTask))
+                        /// Task i's tile rows [g0, g1) of the task list.
+                        func task(_ i: Int) -> (Int, Int) {
+                            let span = i / blocksPerSpan, b = i % blocksPerSpan
+                            return (span * spanRows + b * rowsPerTask, span * spanRows + min(spanRows, (b + 1) * rowsPerTask))
                         }
 
                         Threads.withSingleThreadedBLAS {
@@ -265,23 +343,31 @@ public func conv2dWinograd(_ x: Tensor, weights: WinogradWeights, bias: Tensor? 
                                 parallelFor(workers) { worker in
                                     let v = sc + worker * perWorker, mm = v + vSize, rows = mm + mSize
                                     while let i = next.take(below: taskCount) {
-                                        let (image, ty0, ty1) = task(i)
-                                        transformInput(image: image, ty0: ty0, ty1: ty1, chans: 0..<c, v: v, rows: rows)
-                                        multiply(t: (ty1 - ty0) * tilesW, es: 0..<aa, v: v, mm: mm)
-                                        transformOutput(image: image, ty0: ty0, ty1: ty1, chans: 0..<o, mm: mm, rows: rows)
+                                        let (g0, g1) = task(i)
+                                        transformInput(rows: g0, g1, chans: 0..<c, v: v, rows: rows)
+                                        multiply(t: (g1 - g0) * tilesW, es: 0..<aa, v: v, mm: mm)
+                                        transformOutput(rows: g0, g1, chans: 0..<o, mm: mm, rows: rows)
                                     }
+                                }
+                            } else if threads == 1 {
+                                let v = sc, mm = sc + vSize, rows = mm + mSize
+                                for i in 0..<taskCount {
+                                    let (g0, g1) = task(i)
+                                    transformInput(rows: g0, g1, chans: 0..<c, v: v, rows: rows)
+                                    multiply(t: (g1 - g0) * tilesW, es: 0..<aa, v: v, mm: mm)
+                                    transformOutput(rows: g0, g1, chans: 0..<o, mm: mm, rows: rows)
                                 }
                             } else {
                                 let v = sc, mm = sc + vSize, rows = mm + mSize
                                 for i in 0..<taskCount {
-                                    let (image, ty0, ty1) = task(i)
-                                    let t = (ty1 - ty0) * tilesW
+                                    let (g0, g1) = task(i)
+                                    let t = (g1 - g0) * tilesW
                                     parallelFor(threads) { p in
-                                        transformInput(image: image, ty0: ty0, ty1: ty1, chans: (c * p / threads)..<(c * (p + 1) / threads), v: v, rows: rows + p * rowScratch)
+                                        transformInput(rows: g0, g1, chans: (c * p / threads)..<(c * (p + 1) / threads), v: v, rows: rows + p * rowScratch)
                                     }
                                     parallelFor(threads) { p in multiply(t: t, es: (aa * p / threads)..<(aa * (p + 1) / threads), v: v, mm: mm) }
                                     parallelFor(threads) { p in
-                                        transformOutput(image: image, ty0: ty0, ty1: ty1, chans: (o * p / threads)..<(o * (p + 1) / threads), mm: mm, rows: rows + p * rowScratch)
+                                        transformOutput(rows: g0, g1, chans: (o * p / threads)..<(o * (p + 1) / threads), mm: mm, rows: rows + p * rowScratch)
                                     }
                                 }
                             }
@@ -291,6 +377,18 @@ public func conv2dWinograd(_ x: Tensor, weights: WinogradWeights, bias: Tensor? 
             }
         }
     }
+}
+
+/// `row[i] = max(row[i] · scale + shift, 0)` (multiply, then add: no fused multiply-add).
+@inline(__always)
+func scaleShiftReLU(_ row: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float) {
+    for i in 0..<count { row[i] = max(row[i] * scale + shift, 0) }
+}
+
+@inline(__always)
+func withOptionalPointer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
 /// Whether ``conv2dWinograd(_:weights:bias:padding:)`` computes this convolution: a 3×3 kernel,

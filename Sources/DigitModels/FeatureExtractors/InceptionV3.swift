@@ -218,6 +218,20 @@ public struct InceptionV3: Sendable {
     }
 }
 
+extension InceptionV3 {
+    /// The units computed by Winograd F(m×m, 3×3), with their tile m: the 3×3 stride-1 units where
+    /// it measured faster than im2col (`digit-bench bench inception --profile`, docs/conv-perf.md):
+    /// Conv2d_4a (80→192 at 71×71) and Mixed_7b/7c.branch3x3dbl_2 (448→384 at 8×8), both F(2×2),
+    /// whose rounding is within a few ulps of im2col's. The stem's 32- and 64-channel convs and the
+    /// 35×35 branch3x3dbl convs stay on im2col (Winograd's K = C sgemms are too small there).
+    static let winogradUnits: [String: Int] = [
+        "Conv2d_4a_3x3": 2, "Mixed_7b.branch3x3dbl_2": 2, "Mixed_7c.branch3x3dbl_2": 2,
+    ]
+
+    /// The Winograd tile of a 3×3 stride-1 unit, or nil for im2col.
+    static func winogradTile(unit: String) -> Int? { winogradUnits[unit] }
+}
+
 /// Features the FID Inception provides (torch-fidelity's names where it has them).
 public enum InceptionFeature: String, CaseIterable, Codable, Sendable, Hashable {
     /// Spatial mean after the first max pool (torch-fidelity '64', pytorch-fid block 0).
@@ -328,9 +342,15 @@ struct BasicConv2d: Sendable {
     let weight: [Float]
     let alpha: [Float]
     let beta: [Float]
+    /// im2col, or Winograd for this 3×3 stride-1 unit (``InceptionV3/winogradTile``).
+    var algorithm = Conv2dAlgorithm.im2col
+    /// The Winograd-domain weight, computed on the first Winograd call.
+    let winogradCache = Conv2dWinogradCache()
+    let name: String
 
     init(_ s: WeightScope, _ cin: Int, _ cout: Int, kernel: (Int, Int), stride: Int = 1,
          padding: (Int, Int) = (0, 0), eps: Float) throws {
+        name = s.prefix
         inChannels = cin
         outChannels = cout
         (kernelH, kernelW) = kernel
@@ -345,6 +365,9 @@ struct BasicConv2d: Sendable {
         let a = (0..<cout).map { gamma[$0] * (1 / (variance[$0] + eps).squareRoot()) }
         alpha = a
         beta = (0..<cout).map { shift[$0] - mean[$0] * a[$0] }
+        if kernel == (3, 3) && stride == 1, let tile = InceptionV3.winogradTile(unit: name) {
+            algorithm = .winograd(tile: tile, minOutputPixels: 0)
+        }
     }
 
     func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
@@ -363,6 +386,20 @@ struct BasicConv2d: Sendable {
         let (batch, h, w) = (x.dim(1), x.dim(2), x.dim(3))
         let (oh, ow) = outputSize(h, w)
         let n = batch * oh * ow, k = inChannels * kernelH * kernelW
+        if kernelH == 3 && kernelW == 3 && stride == 1, let tile = algorithm.winogradTile(outputPixels: oh * ow) {
+            // Winograd F(m×m, 3×3) over the group's tiles (tasks may span images: the sgemm columns
+            // are independent, as for im2col below), BatchNorm + ReLU in the output transform.
+            let u = winogradCache.weights(
+                for: Tensor(shape: [outChannels, inChannels, 3, 3], scalars: weight), tile: WinogradTile(tile))
+            x.withUnsafeBufferPointer { px in
+                conv2dWinograd(
+                    px.baseAddress!, batch: batch, height: h, width: w, layout: .cnhw(batch: batch, height: h, width: w),
+                    weights: u, padding: .symmetric(padH, padW), epilogue: .scaleShiftReLU(scale: alpha, shift: beta),
+                    into: out, layout: .cnhw(batch: batch, height: oh, width: ow),
+                    tasksSpanImages: true, onCallingThread: Threads.inSingleThreadedSection)
+            }
+            return
+        }
         x.withUnsafeBufferPointer { px in
             weight.withUnsafeBufferPointer { pw in
                 if kernelH == 1 && kernelW == 1 && stride == 1 && padH == 0 && padW == 0 {
@@ -490,7 +527,37 @@ enum InceptionPool: Sendable {
 /// Same results as DigitTensor's `maxPool2d` (exactly) and `avgPool2d(countIncludePad: false)`
 /// (up to float summation order) for kernel 3, which is all Inception uses; about 4× faster than
 /// the general windowed loops, which cost a quarter of a forward pass. Tested against both.
+/// The interior of each row pass runs four outputs per SIMD step (stride 1 and 2); sums are taken
+/// in window order and divided by the in-image count, so the bits do not depend on the vector path.
 func pool3x3(_ x: Tensor, _ kind: InceptionPool, stride s: Int, padding p: Int) -> Tensor {
+    switch kind {
+    case .max: pool3x3(x, MaxPool3.self, stride: s, padding: p)
+    case .average: pool3x3(x, SumPool3.self, stride: s, padding: p)
+    }
+}
+
+/// The combining operation of a 3×3 pool (max, or the sum an average divides).
+protocol Pool3Op {
+    static var averages: Bool { get }
+    static func combine(_ a: Float, _ b: Float) -> Float
+    static func combine(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float>
+}
+
+enum MaxPool3: Pool3Op {
+    static var averages: Bool { false }
+    @inline(__always) static func combine(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) }
+    /// `Swift.max` lane by lane (`b >= a ? b : a`) as a compare and blend (`pointwiseMax` goes
+    /// through `Float.maximum` one lane at a time).
+    @inline(__always) static func combine(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .>= a) }
+}
+
+enum SumPool3: Pool3Op {
+    static var averages: Bool { true }
+    @inline(__always) static func combine(_ a: Float, _ b: Float) -> Float { a + b }
+    @inline(__always) static func combine(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a + b }
+}
+
+private func pool3x3<Op: Pool3Op>(_ x: Tensor, _: Op.Type, stride s: Int, padding p: Int) -> Tensor {
     let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3))
     let oh = (h + 2 * p - 3) / s + 1, ow = (w + 2 * p - 3) / s + 1
     // Window of output index o along an axis of length `len`: [lo, hi) clipped to the input.
@@ -499,56 +566,82 @@ func pool3x3(_ x: Tensor, _ kind: InceptionPool, stride s: Int, padding p: Int) 
     // Output columns [inLo, inHi) have their whole window inside the row; the rest are edges.
     let inLo = min((p + s - 1) / s, ow), inHi = max(min(ow, (w - 3 + p) / s + 1), inLo)
     let edges = Array(0..<inLo) + Array(inHi..<ow)
+    // Average: the in-image count of each output's window (count_include_pad=False).
+    let divisors: [Float] = Op.averages
+        ? (0..<(oh * ow)).map { i in Float(rows[i / ow].1 - rows[i / ow].0) * Float(cols[i % ow].1 - cols[i % ow].0) } : []
+    let planes = n * c
+    let chunks = min(planes, max(1, Threads.count * 4))
     return Tensor(shape: [n, c, oh, ow]) { out in
         let po = out.baseAddress!
         x.withUnsafeBufferPointer { px in
             let pin = px.baseAddress!
             cols.withUnsafeBufferPointer { cols in
                 rows.withUnsafeBufferPointer { rows in
-                    parallelFor(n * c, grain: max(1, 4096 / max(h * w, 1))) { plane in
-                        let src = pin + plane * h * w, dst = po + plane * oh * ow
-                        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)   // (h, ow) after the row pass
-                        defer { tmp.deallocate() }
-                        // Row pass; output columns whose window lies inside the row take the 3-tap fast path.
-                        for y in 0..<h {
-                            let line = src + y * w, t = tmp + y * ow
-                            for ox in edges {
-                                let (lo, hi) = cols[ox]
-                                var v = line[lo]
-                                switch kind {
-                                case .max: for i in (lo + 1)..<hi { v = Swift.max(v, line[i]) }
-                                case .average: for i in (lo + 1)..<hi { v += line[i] }
+                    divisors.withUnsafeBufferPointer { div in
+                        parallelFor(chunks) { chunk in
+                            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)   // (h, ow) after the row pass
+                            defer { tmp.deallocate() }
+                            for plane in (planes * chunk / chunks)..<(planes * (chunk + 1) / chunks) {
+                                let src = pin + plane * h * w, dst = po + plane * oh * ow
+                                // Row pass: edge columns by their clipped windows, the interior 3 taps at a time.
+                                for y in 0..<h {
+                                    let line = src + y * w, t = tmp + y * ow
+                                    for ox in edges {
+                                        let (lo, hi) = cols[ox]
+                                        var v = line[lo]
+                                        for i in (lo + 1)..<hi { v = Op.combine(v, line[i]) }
+                                        t[ox] = v
+                                    }
+                                    guard inLo < inHi else { continue }
+                                    let b = line + (inLo * s - p)   // window start of output inLo
+                                    var ox = inLo
+                                    let raw = UnsafeRawPointer(b)
+                                    if s == 1 {
+                                        while ox + 4 <= inHi {
+                                            let k = ox - inLo
+                                            let v0 = raw.loadUnaligned(fromByteOffset: 4 * k, as: SIMD4<Float>.self)
+                                            let v1 = raw.loadUnaligned(fromByteOffset: 4 * (k + 1), as: SIMD4<Float>.self)
+                                            let v2 = raw.loadUnaligned(fromByteOffset: 4 * (k + 2), as: SIMD4<Float>.self)
+                                            UnsafeMutableRawPointer(t + ox).storeBytes(of: Op.combine(Op.combine(v0, v1), v2), as: SIMD4<Float>.self)
+                                            ox += 4
+                                        }
+                                    } else if s == 2 {
+                                        // Eight inputs 2k ..< 2k + 8 give taps 0 and 1 (even/odd), 2k + 2 ..< 2k + 10 tap 2;
+                                        // the last of those must lie inside the row.
+                                        while ox + 4 <= inHi && (ox - inLo) * 2 + 10 <= w - (inLo * s - p) {
+                                            let k = 2 * (ox - inLo)
+                                            let a = raw.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+                                            let b2 = raw.loadUnaligned(fromByteOffset: 4 * (k + 2), as: SIMD8<Float>.self)
+                                            UnsafeMutableRawPointer(t + ox).storeBytes(
+                                                of: Op.combine(Op.combine(a.evenHalf, a.oddHalf), b2.evenHalf), as: SIMD4<Float>.self)
+                                            ox += 4
+                                        }
+                                    }
+                                    while ox < inHi {
+                                        let q = line + (ox * s - p)
+                                        t[ox] = Op.combine(Op.combine(q[0], q[1]), q[2])
+                                        ox += 1
+                                    }
                                 }
-                                t[ox] = v
-                            }
-                            guard inLo < inHi else { continue }
-                            switch kind {
-                            case .max:
-                                for ox in inLo..<inHi {
-                                    let b = line + (ox * s - p)
-                                    t[ox] = Swift.max(Swift.max(b[0], b[1]), b[2])
+                                // Column pass: rows lo, lo + 1, … combined in order (then divided).
+                                for oy in 0..<oh {
+                                    let (lo, hi) = rows[oy]
+                                    let d = dst + oy * ow, t0 = tmp + lo * ow
+                                    if hi - lo == 3 {
+                                        let t1 = t0 + ow, t2 = t1 + ow
+                                        for ox in 0..<ow { d[ox] = Op.combine(Op.combine(t0[ox], t1[ox]), t2[ox]) }
+                                    } else {
+                                        d.update(from: t0, count: ow)
+                                        for y in (lo + 1)..<hi {
+                                            let t = tmp + y * ow
+                                            for ox in 0..<ow { d[ox] = Op.combine(d[ox], t[ox]) }
+                                        }
+                                    }
+                                    if Op.averages {
+                                        let dv = div.baseAddress! + oy * ow
+                                        for ox in 0..<ow { d[ox] /= dv[ox] }
+                                    }
                                 }
-                            case .average:
-                                for ox in inLo..<inHi {
-                                    let b = line + (ox * s - p)
-                                    t[ox] = b[0] + b[1] + b[2]
-                                }
-                            }
-                        }
-                        for oy in 0..<oh {
-                            let (lo, hi) = rows[oy]
-                            let d = dst + oy * ow
-                            d.update(from: tmp + lo * ow, count: ow)
-                            for y in (lo + 1)..<hi {
-                                let t = tmp + y * ow
-                                switch kind {
-                                case .max: for ox in 0..<ow { d[ox] = Swift.max(d[ox], t[ox]) }
-                                case .average: for ox in 0..<ow { d[ox] += t[ox] }
-                                }
-                            }
-                            if kind == .average {
-                                let rowCount = Float(hi - lo)
-                                for ox in 0..<ow { d[ox] /= rowCount * Float(cols[ox].1 - cols[ox].0) }
                             }
                         }
                     }

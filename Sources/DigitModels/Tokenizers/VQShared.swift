@@ -171,12 +171,10 @@ extension VQCodebook {
 let vqConvAlgorithm = Conv2dAlgorithm.winograd(tile: 4, minOutputPixels: 32 * 32)
 
 /// `nonlinearity(norm(x))`: swish (`x * sigmoid(x)`, DigitTensor's `silu` formula with its
-/// vectorised exp, `siluInPlace`) applied in place to the GroupNorm output, saving one
-/// activation-sized allocation per call.
+/// vectorised exp, `siluInPlace`) applied to each GroupNorm output plane as it is written (one
+/// pass over the activation instead of two).
 func normSwish(_ norm: GroupNorm, _ x: Tensor) -> Tensor {
-    var h = norm(x)
-    siluInPlace(&h)
-    return h
+    groupNorm(x, groups: norm.groups, weight: norm.weight, bias: norm.bias, eps: norm.eps, swish: true)
 }
 
 /// The taming-transformers `ResnetBlock` as each port's upstream modified it:
