@@ -23,7 +23,7 @@ extension DINOv2 {
         for i in 0...layers.max()! {
             h = blocks[i](h)
             guard layers.contains(i) else { continue }
-            let n = norm(h)                                              // (B, T, D)
+            let n = norm.vectorized(h)                                            // (B, T, D)
             let (b, t) = (n.dim(0), n.dim(1))
             var out = [Float](repeating: 0, count: b * d)
             n.withUnsafeBufferPointer { p in
