@@ -151,7 +151,7 @@ public func packedSelfAttention(
 ) {
     let d = nh * hd, ld = 3 * d
     let workers = Threads.count > 1 && b * nh >= 2 * Threads.count ? Threads.count : 1
-    let fused = hd == 64 && dbk_transformer_isa() != 0
+    let fused = hd == 64 && dbk_transformer_isa() != 0 && !AttentionKernel.sgemmOnly
     let scratch = fused ? Int(dbk_attention_head_work(Int64(t), Int64(hd))) : t * t
     var work = [Float](repeating: 0, count: workers * scratch)
     let phases = ["q·kᵀ", "softmax", "a·v"]
@@ -197,6 +197,12 @@ public func packedSelfAttention(
         // The sgemm path calls BLAS from the workers: one OpenBLAS thread each.
         if fused || workers == 1 { runAll() } else { Threads.withSingleThreadedBLAS { runAll() } }
     }
+}
+
+/// `DIGIT_BENCH_ATTENTION=sgemm` makes ``packedSelfAttention(qkv:batch:tokens:heads:headDim:scale:out:times:)``
+/// use its sgemm path even where the fused kernel applies (A/B runs in one binary).
+enum AttentionKernel {
+    static let sgemmOnly = ProcessInfo.processInfo.environment["DIGIT_BENCH_ATTENTION"] == "sgemm"
 }
 
 /// Dot product of two float vectors with 8 independent partial sums.

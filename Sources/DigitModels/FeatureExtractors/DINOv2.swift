@@ -117,10 +117,10 @@ struct DINOv2Block: Sendable {
     /// The linear layers run as whole-batch sgemms (M = B·T). Attention reads q, k, v straight from
     /// the packed qkv output and writes the merged heads (``packedSelfAttention``), LayerNorm and the
     /// exact GELU are vectorised passes (CKernels), LayerScale and the residual one fused pass.
-    func callAsFunction(_ x: Tensor, times: StageTimes? = nil) -> Tensor {
+    /// In place: no copy of the residual stream when `x` is uniquely referenced.
+    func forward(_ x: inout Tensor, times: StageTimes? = nil) {
         let (b, t, d) = (x.dim(0), x.dim(1), x.dim(2))
         let hd = d / heads
-        var x = x
         // Attention: qkv rows are [q; k; v], heads contiguous; upstream scales q by hd^-0.5 before
         // q·kᵀ (hd = 64: 1/8, a power of two, so scaling the product instead is exact).
         let n1 = timed(times, "norm1") { norm1.vectorized(x) }                          // (B, T, D)
@@ -141,7 +141,6 @@ struct DINOv2Block: Sendable {
         timed(times, "gelu") { geluInPlace(&h1) }
         let h = timed(times, "fc2") { fc2(h1) }                                          // (B, T, D)
         timed(times, "ls2 + residual") { addScaled(&x, h, ls2) }
-        return x
     }
 }
 
@@ -309,7 +308,7 @@ public final class DINOv2: Sendable {
     public func hiddenStates(_ x: Tensor, throughBlock lastBlock: Int, times: StageTimes? = nil) -> Tensor {
         precondition((0..<depth).contains(lastBlock), "DINOv2: block \(lastBlock) outside 0..<\(depth)")
         var h = prepareTokens(x, times: times)
-        for i in 0...lastBlock { h = blocks[i](h, times: times) }
+        for i in 0...lastBlock { blocks[i].forward(&h, times: times) }
         return h
     }
 
