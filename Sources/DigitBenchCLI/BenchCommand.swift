@@ -8,6 +8,6 @@ extension DigitBenchCommand {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure performance (numbers are meaningful only on an otherwise idle machine).",
-            subcommands: [Gemm.self, Conv.self, BenchLoad.self, BenchDecode.self, Frechet.self, BenchTokenizer.self, BenchInception.self, Probe.self, BenchDiGIT.self, Peers.self, DecodeProjections.self])
+            subcommands: [Gemm.self, Conv.self, BenchLoad.self, BenchDecode.self, Frechet.self, BenchTokenizer.self, BenchInception.self, Probe.self, BenchDiGIT.self, BenchDINOv2.self, Peers.self, DecodeProjections.self])
     }
 }

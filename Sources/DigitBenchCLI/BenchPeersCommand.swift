@@ -357,10 +357,7 @@ enum PeerRows {
         if peer != nil, let ref = try? c.loadNPY("dino_out.npy").floats() {
             check = PeerChecks.close(out.scalars, ref, atol: 2e-4, rtol: 0, what: "forward_features of \(n) images")
         }
-        // 2 per multiply-add: patch embedding, then per block qkv + proj + MLP (12 d² per token) and
-        // the two attention products (2 · T² · d).
-        let (d, t, depth) = (Double(net.embedDim), Double(1 + 4 + 256), Double(net.depth))
-        let flops = 2 * 3 * 14 * 14 * d * 256 + depth * (2 * t * 12 * d * d + 2 * 2 * t * t * d)
+        let flops = net.flops(height: 224, width: 224).reduce(0) { $0 + $1.flops }
         return PeerBenchRow(
             id: "dinov2", workload: "DINOv2 ViT-B/14-reg4 forward_features, 224², batch \(n)", unit: "img", units: Double(n),
             ourSeconds: ours, peer: "torch (tools/peers/dinov2_vit.py)", peerVersion: peer?["version"] as? String ?? "",

@@ -1,3 +1,5 @@
+import CKernels
+import Dispatch
 import Foundation
 
 /// Scaled dot-product attention (reference: `torch.nn.functional.scaled_dot_product_attention`).
@@ -126,6 +128,81 @@ func attention(
         }
     }
     return out
+}
+
+/// Self-attention read straight from a packed qkv projection and written straight into the merged
+/// layout, without head-split copies (reference: ViT `Attention.forward`, `qkv(x).reshape(B, T, 3, NH,
+/// hd)`, `softmax(q·scale @ kᵀ) @ v`, `transpose(1, 2).reshape(B, T, NH·hd)`).
+///
+/// Per (image, head): `scores = scale · q kᵀ`, softmax by rows in float32 (CKernels
+/// `dbk_softmax_rows`: max-subtracted, vectorised exp), `out = scores v`. With hd = 64 on AVX-512 a
+/// head is one call of the register-blocked kernel `dbk_attention_head` (strided q, k, v read in
+/// place); otherwise two sgemms around the softmax. Heads run in parallel, each worker with its own
+/// scratch (and single-threaded sgemms). For a power-of-two `scale` (hd = 64: 1/8) applying it to the
+/// product equals scaling q first.
+///
+/// - Parameters:
+///   - qkv: (B, T, 3·NH·hd) row-major: each token's row holds q (heads contiguous), then k, then v
+///   - out: (B, T, NH·hd), fully overwritten
+///   - times: profiling only: per-worker time of `attention/q·kᵀ`, `attention/softmax`, `attention/a·v`
+public func packedSelfAttention(
+    qkv: UnsafePointer<Float>, batch b: Int, tokens t: Int, heads nh: Int, headDim hd: Int, scale: Float,
+    out: UnsafeMutablePointer<Float>, times: StageTimes? = nil
+) {
+    let d = nh * hd, ld = 3 * d
+    let workers = Threads.count > 1 && b * nh >= 2 * Threads.count ? Threads.count : 1
+    let fused = hd == 64 && dbk_transformer_isa() != 0 && !AttentionKernel.sgemmOnly
+    let scratch = fused ? Int(dbk_attention_head_work(Int64(t), Int64(hd))) : t * t
+    var work = [Float](repeating: 0, count: workers * scratch)
+    let phases = ["q·kᵀ", "softmax", "a·v"]
+    work.withUnsafeMutableBufferPointer { pw in
+        let w0 = pw.baseAddress!
+        func head(_ task: Int, scratch s: UnsafeMutablePointer<Float>) {
+            let bi = task / nh, h = task % nh
+            let q = qkv + bi * t * ld + h * hd, k = q + d, v = q + 2 * d, o = out + bi * t * d + h * hd
+            var ns = [UInt64](repeating: 0, count: 3)
+            if fused {
+                if times == nil {
+                    _ = dbk_attention_head(q, k, v, Int64(ld), Int64(t), Int64(hd), scale, o, Int64(d), s, nil)
+                } else {
+                    _ = dbk_attention_head(q, k, v, Int64(ld), Int64(t), Int64(hd), scale, o, Int64(d), s, &ns)
+                }
+            } else {
+                var clock = times == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+                func lap(_ i: Int) {
+                    guard times != nil else { return }
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    ns[i] = now - clock
+                    clock = now
+                }
+                Gemm.sgemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: s, ldc: t)
+                lap(0)
+                dbk_softmax_rows(s, Int64(t), Int64(t), Int64(t))
+                lap(1)
+                Gemm.sgemm(m: t, n: hd, k: t, a: s, lda: t, b: v, ldb: ld, c: o, ldc: d)
+                lap(2)
+            }
+            if let times { for i in 0..<3 { times.addWorkerTime("attention/" + phases[i], nanoseconds: ns[i]) } }
+        }
+        func runAll() {
+            if workers > 1 {
+                let next = TaskCounter()
+                parallelFor(workers) { w in
+                    while let task = next.take(below: b * nh) { head(task, scratch: w0 + w * scratch) }
+                }
+            } else {
+                for task in 0..<(b * nh) { head(task, scratch: w0) }
+            }
+        }
+        // The sgemm path calls BLAS from the workers: one OpenBLAS thread each.
+        if fused || workers == 1 { runAll() } else { Threads.withSingleThreadedBLAS { runAll() } }
+    }
+}
+
+/// `DIGIT_BENCH_ATTENTION=sgemm` makes ``packedSelfAttention(qkv:batch:tokens:heads:headDim:scale:out:times:)``
+/// use its sgemm path even where the fused kernel applies (A/B runs in one binary).
+enum AttentionKernel {
+    static let sgemmOnly = ProcessInfo.processInfo.environment["DIGIT_BENCH_ATTENTION"] == "sgemm"
 }
 
 /// Dot product of two float vectors with 8 independent partial sums.

@@ -139,20 +139,24 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, rowInvarian
             }
         })
     }
-    var out = Tensor(zeros: Array(x.shape.dropLast()) + [n])
-    out.withUnsafeMutableBufferPointer { pc in
+    precondition(bias.map { $0.count == n } ?? true, "linear: bias for \(n) outputs")
+    if m == 0 || n == 0 || k == 0 {
+        return bias.map { b in Tensor(zeros: Array(x.shape.dropLast()) + [n]) + b } ?? Tensor(zeros: Array(x.shape.dropLast()) + [n])
+    }
+    // C starts as the bias rows (beta 1) or is overwritten (beta 0: OpenBLAS stores zeros first), so
+    // the output needs no zero fill.
+    return Tensor(shape: Array(x.shape.dropLast()) + [n], unsafeUninitialized: { pc in
+        let c = pc.baseAddress!
         if let bias {
-            precondition(bias.count == n, "linear: bias \(bias.shape) for \(n) outputs")
             bias.withUnsafeBufferPointer { pb in
-                for r in 0..<m { (pc.baseAddress! + r * n).update(from: pb.baseAddress!, count: n) }
+                for r in 0..<m { (c + r * n).initialize(from: pb.baseAddress!, count: n) }
             }
         }
         x.withUnsafeBufferPointer { px in
             weight.withUnsafeBufferPointer { pw in
                 Gemm.sgemm(transB: true, m: m, n: n, k: k, a: px.baseAddress!, lda: k, b: pw.baseAddress!, ldb: k,
-                           beta: bias == nil ? 0 : 1, c: pc.baseAddress!, ldc: n)
+                           beta: bias == nil ? 0 : 1, c: c, ldc: n)
             }
         }
-    }
-    return out
+    })
 }

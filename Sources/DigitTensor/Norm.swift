@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Normalisation ops. Statistics are accumulated in Double (exact enough that the only error left
@@ -79,6 +80,23 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
                 if let pb { v += pb[i] }
                 (dst + i).initialize(to: v)
             }
+        }
+    }
+}
+
+/// ``layerNorm(_:weight:bias:eps:)`` with float32 statistics in 16 vector lanes (CKernels
+/// `dbk_layer_norm_rows`, AVX-512 when available): within ~1e-6 relative of the Double version and
+/// several times faster; for transformer blocks, where LayerNorm is a hot pass.
+///
+/// - Parameters:
+///   - x: (…, D)
+///   - weight, bias: (D) or nil
+public func layerNormVectorized(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+    let d = x.dim(-1), rows = x.count / max(d, 1)
+    precondition((weight?.count ?? d) == d && (bias?.count ?? d) == d, "layerNorm: x \(x.shape), weight/bias sizes")
+    return normalizing(x, weight: weight, bias: bias) { s, o, pw, pb in
+        parallelRanges(rows, minChunk: max(1, 16384 / max(d, 1))) { lo, hi in
+            dbk_layer_norm_rows(s + lo * d, o + lo * d, Int64(hi - lo), Int64(d), pw, pb, eps)
         }
     }
 }

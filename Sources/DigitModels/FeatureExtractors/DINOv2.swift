@@ -112,22 +112,42 @@ struct DINOv2Block: Sendable {
         heads = c.numHeads
     }
 
-    /// (B, T, D) → (B, T, D)
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    /// (B, T, D) → (B, T, D); `times` (profiling only) collects per-stage wall times.
+    ///
+    /// The linear layers run as whole-batch sgemms (M = B·T). Attention reads q, k, v straight from
+    /// the packed qkv output and writes the merged heads (``packedSelfAttention``), LayerNorm and the
+    /// exact GELU are vectorised passes (CKernels), LayerScale and the residual one fused pass.
+    /// In place: no copy of the residual stream when `x` is uniquely referenced.
+    func forward(_ x: inout Tensor, times: StageTimes? = nil) {
         let (b, t, d) = (x.dim(0), x.dim(1), x.dim(2))
         let hd = d / heads
-        var x = x
-        // Attention: qkv rows are [q; k; v]; q is scaled by hd^-0.5 before q·kᵀ, as upstream.
-        let packed = qkv(norm1(x))                                       // (B, T, 3D)
-        let (q, k, v) = splitHeads(packed, batch: b, tokens: t, heads: heads, headDim: hd,
-                                   qScale: 1 / Float(hd).squareRoot())   // 3 × (B, NH, T, hd)
-        let a = scaledDotProductAttention(q, k, v, scale: 1)             // (B, NH, T, hd)
-        addScaled(&x, proj(mergeHeads(a, batch: b, tokens: t, heads: heads, headDim: hd)), ls1)
+        // Attention: qkv rows are [q; k; v], heads contiguous; upstream scales q by hd^-0.5 before
+        // q·kᵀ (hd = 64: 1/8, a power of two, so scaling the product instead is exact).
+        let n1 = timed(times, "norm1") { norm1.vectorized(x) }                          // (B, T, D)
+        let packed = timed(times, "qkv") { qkv(n1) }                                     // (B, T, 3D)
+        let a = timed(times, "attention") {
+            Tensor(shape: [b, t, d], unsafeUninitialized: { out in
+                packed.withUnsafeBufferPointer { p in
+                    packedSelfAttention(qkv: p.baseAddress!, batch: b, tokens: t, heads: heads, headDim: hd,
+                                        scale: 1 / Float(hd).squareRoot(), out: out.baseAddress!, times: times)
+                }
+            })
+        }                                                                                 // (B, T, D)
+        let p = timed(times, "proj") { proj(a) }
+        timed(times, "ls1 + residual") { addScaled(&x, p, ls1) }
         // MLP with exact GELU.
-        let h = fc2(gelu(fc1(norm2(x))))                                 // (B, T, D)
-        addScaled(&x, h, ls2)
-        return x
+        let n2 = timed(times, "norm2") { norm2.vectorized(x) }
+        var h1 = timed(times, "fc1") { fc1(n2) }                                         // (B, T, 4D)
+        timed(times, "gelu") { geluInPlace(&h1) }
+        let h = timed(times, "fc2") { fc2(h1) }                                          // (B, T, D)
+        timed(times, "ls2 + residual") { addScaled(&x, h, ls2) }
     }
+}
+
+extension LayerNorm {
+    /// This norm with float32 vector statistics (``layerNormVectorized(_:weight:bias:eps:)``).
+    /// (…, D) → (…, D)
+    func vectorized(_ x: Tensor) -> Tensor { layerNormVectorized(x, weight: weight, bias: bias, eps: eps) }
 }
 
 /// `x += y ⊙ gamma` over the last dimension (LayerScale then the residual add).
@@ -145,42 +165,6 @@ private func addScaled(_ x: inout Tensor, _ y: Tensor, _ gamma: Tensor) {
             }
         }
     }
-}
-
-/// (B, T, 3·NH·hd) with rows [q; k; v] → q·qScale, k, v as (B, NH, T, hd)
-/// (`reshape(B, N, 3, NH, hd).permute(2, 0, 3, 1, 4)`).
-private func splitHeads(
-    _ packed: Tensor, batch b: Int, tokens t: Int, heads nh: Int, headDim hd: Int, qScale: Float
-) -> (Tensor, Tensor, Tensor) {
-    let shape = [b, nh, t, hd], d = nh * hd
-    var q = Tensor(zeros: shape), k = Tensor(zeros: shape), v = Tensor(zeros: shape)
-    packed.withUnsafeBufferPointer { src in
-        q.withUnsafeMutableBufferPointer { pq in
-            k.withUnsafeMutableBufferPointer { pk in
-                v.withUnsafeMutableBufferPointer { pv in
-                    let (s, oq, ok, ov) = (src.baseAddress!, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!)
-                    parallelFor(b * t, grain: 16) { row in
-                        let bi = row / t, ti = row % t
-                        let line = s + row * 3 * d
-                        for h in 0..<nh {
-                            let dst = ((bi * nh + h) * t + ti) * hd
-                            for i in 0..<hd {
-                                oq[dst + i] = line[h * hd + i] * qScale
-                                ok[dst + i] = line[d + h * hd + i]
-                                ov[dst + i] = line[2 * d + h * hd + i]
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return (q, k, v)
-}
-
-/// (B, NH, T, hd) → (B, T, NH·hd) (`transpose(1, 2).reshape(B, N, C)`).
-private func mergeHeads(_ a: Tensor, batch b: Int, tokens t: Int, heads nh: Int, headDim hd: Int) -> Tensor {
-    a.permuted([0, 2, 1, 3]).reshaped([b, t, nh * hd])
 }
 
 /// DINOv2 ViT with register tokens (`DinoVisionTransformer`), inference only.
@@ -287,16 +271,16 @@ public final class DINOv2: Sendable {
     }
 
     /// `prepare_tokens_with_masks` (masks = None). (B, 3, H, W) → (B, 1 + R + N, D)
-    public func prepareTokens(_ x: Tensor) -> Tensor {
+    public func prepareTokens(_ x: Tensor, times: StageTimes? = nil) -> Tensor {
         precondition(x.rank == 4 && x.dim(1) == 3, "DINOv2: expected (B, 3, H, W), got \(x.shape)")
         let p = configuration.patchSize
         precondition(x.dim(2) % p == 0 && x.dim(3) % p == 0, "DINOv2: image \(x.dim(2))x\(x.dim(3)) is not a multiple of \(p)")
         let (b, gh, gw, d, r) = (x.dim(0), x.dim(2) / p, x.dim(3) / p, embedDim, configuration.numRegisterTokens)
-        let patches = patchEmbed(x)                                     // (B, N, D)
-        let pos = positionEmbedding(gridHeight: gh, gridWidth: gw)      // (1 + N, D)
+        let patches = timed(times, "patch embed") { patchEmbed(x) }                          // (B, N, D)
+        let pos = timed(times, "pos-embed interp") { positionEmbedding(gridHeight: gh, gridWidth: gw) }  // (1 + N, D)
         let n = gh * gw, t = 1 + r + n
         // [cls + pos[0], reg1…regR, patch_i + pos[1 + i]]
-        return Tensor(shape: [b, t, d]) { out in
+        return timed(times, "tokens") { Tensor(shape: [b, t, d]) { out in
             let o = out.baseAddress!
             patches.withUnsafeBufferPointer { pp in
                 pos.withUnsafeBufferPointer { pe in
@@ -316,21 +300,24 @@ public final class DINOv2: Sendable {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// The tokens after blocks `0…lastBlock` (not normalised). (B, 3, H, W) → (B, 1 + R + N, D)
-    public func hiddenStates(_ x: Tensor, throughBlock lastBlock: Int) -> Tensor {
+    /// `times` (profiling only) collects per-stage wall times.
+    public func hiddenStates(_ x: Tensor, throughBlock lastBlock: Int, times: StageTimes? = nil) -> Tensor {
         precondition((0..<depth).contains(lastBlock), "DINOv2: block \(lastBlock) outside 0..<\(depth)")
-        var h = prepareTokens(x)
-        for i in 0...lastBlock { h = blocks[i](h) }
+        var h = prepareTokens(x, times: times)
+        for i in 0...lastBlock { blocks[i].forward(&h, times: times) }
         return h
     }
 
     /// `forward_features(x)["x_norm…"]`: `norm` of the last block's output for all tokens.
     /// (B, 3, H, W) → (B, 1 + R + N, D)
-    public func forwardFeatures(_ x: Tensor) -> Tensor {
-        norm(hiddenStates(x, throughBlock: depth - 1))
+    /// `times` (profiling only) collects per-stage wall times.
+    public func forwardFeatures(_ x: Tensor, times: StageTimes? = nil) -> Tensor {
+        let h = hiddenStates(x, throughBlock: depth - 1, times: times)
+        return timed(times, "final norm") { norm.vectorized(h) }
     }
 
     /// The index of the block DiGIT's `get_intermediate_layers(x, n)[0]` returns: `depth − n`
@@ -346,8 +333,23 @@ public final class DINOv2: Sendable {
 
     /// `norm(output of block)` for the patch tokens only. (B, 3, H, W) → (B, N, D)
     public func patchFeatures(_ x: Tensor, block: Int) -> Tensor {
-        let h = norm(hiddenStates(x, throughBlock: block))              // (B, 1 + R + N, D)
+        let h = norm.vectorized(hiddenStates(x, throughBlock: block))              // (B, 1 + R + N, D)
         return h.slice(axis: 1, prefixTokens..<h.dim(1))                // (B, N, D)
+    }
+
+    /// Multiply-add FLOPs (2 per multiply-add) of `forwardFeatures` for one `height × width` image, per
+    /// part: patch embedding, then over all blocks qkv, proj, fc1, fc2 (12 d² per token) and the two
+    /// attention products q·kᵀ and a·v (T² · d each).
+    public func flops(height: Int, width: Int) -> [(part: String, flops: Double)] {
+        let p = configuration.patchSize, n = Double((height / p) * (width / p))
+        let (d, t, depth) = (Double(embedDim), Double(prefixTokens) + n, Double(depth))
+        let hidden = Double(configuration.mlpRatio) * d
+        return [
+            ("patch embed", 2 * 3 * Double(p * p) * d * n),
+            ("qkv", depth * 2 * t * d * 3 * d), ("proj", depth * 2 * t * d * d),
+            ("fc1", depth * 2 * t * d * hidden), ("fc2", depth * 2 * t * hidden * d),
+            ("q·kᵀ", depth * 2 * t * t * d), ("a·v", depth * 2 * t * t * d),
+        ]
     }
 
     /// A one-line description for run records.

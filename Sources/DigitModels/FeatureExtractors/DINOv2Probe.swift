@@ -21,9 +21,9 @@ extension DINOv2 {
         var pooled: [Int: [Float]] = [:]                                 // block → (B, D)
         var h = prepareTokens(x)                                         // (B, 1 + R + N, D)
         for i in 0...layers.max()! {
-            h = blocks[i](h)
+            blocks[i].forward(&h)
             guard layers.contains(i) else { continue }
-            let n = norm(h)                                              // (B, T, D)
+            let n = norm.vectorized(h)                                            // (B, T, D)
             let (b, t) = (n.dim(0), n.dim(1))
             var out = [Float](repeating: 0, count: b * d)
             n.withUnsafeBufferPointer { p in
