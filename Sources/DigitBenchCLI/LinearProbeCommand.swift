@@ -21,7 +21,8 @@ extension DigitBenchCommand {
                 indices; -1 = last) the final norm of its tokens pooled by --pool cls|mean. --cache DIR keeps the features as .npy keyed by model, the checkpoint's SHA-256 and the images' content.
 
                 --classifier lbfgs (default): multinomial logistic regression on standardised features \
-                (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules), C chosen \
+                (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules; \
+                --sklearn-stopping 1.3 stops where scikit-learn ≤ 1.3 does, whose tol applies to the summed loss), C chosen \
                 on a stratified 10 % held-out split of train over --c-grid, then refit on all of train; \
                 --c fixes C.
                 --classifier sgd: DiGIT's recipe (SGD lr 0.4, momentum 0.9, no weight decay, cosine \
@@ -59,6 +60,8 @@ extension DigitBenchCommand {
         @Option(help: "Fraction of train (per class) held out to choose C.") var heldOut: Double = 0.1
         @Option(help: "L-BFGS iterations per fit (scikit-learn max_iter).") var maxIter: Int = 100
         @Option(help: "Gradient tolerance max|g| (scikit-learn tol).") var tol: Double = 1e-4
+        @Option(help: "Stop as this scikit-learn does at the same tol: 1.4 (default; ≥ 1.4: max|g| of the mean loss ≤ tol, ftol 64·eps) or 1.3 (≤ 1.3: of the summed loss, n× stricter, ftol 2.2e-9).")
+        var sklearnStopping: String = "1.4"
         @Option(help: "float32 (sgemm, default) or float64 (dgemm) feature products.") var precision: String = "float32"
 
         // SGD
@@ -104,6 +107,10 @@ extension DigitBenchCommand {
             o.logistic.seed = seed
             o.logistic.lbfgs.maxIterations = maxIter
             o.logistic.lbfgs.gradientTolerance = tol
+            guard let stopping = LogisticRegression.SklearnStopping(scikitLearnVersion: sklearnStopping) else {
+                throw ValidationError("--sklearn-stopping: a scikit-learn version such as 1.4 or 1.3.2")
+            }
+            o.logistic.stopping = stopping
             guard let p = LogisticRegression.Precision(rawValue: precision) else { throw ValidationError("--precision must be float32 or float64") }
             o.logistic.precision = p
             o.sgd.steps = steps
