@@ -164,9 +164,10 @@ extension DigitBenchCommand {
             if options.classifier == .sgd {
                 print("note: SGD on cached features — no RandomResizedCrop/flip augmentation (upstream augments every epoch)")
             }
-            print("layer        top-1 %   top-5 %")
+            let width = max(10, result.layers.map(\.name.count).max() ?? 0)  // names in full (inner_states[15], spatial_blocks[23])
+            print("layer".padding(toLength: width, withPad: " ", startingAt: 0) + "   top-1 %   top-5 %")
             for (i, r) in result.layers.enumerated() {
-                print(r.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                print(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
                       + String(format: " %8.2f  %8.2f", r.top1, r.top5) + (i == result.best ? "   <- best" : ""))
             }
             let best = result.layers[result.best]
