@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "DigitCheckpointTests", dependencies: ["DigitCheckpoint", "_DigitTestSupport"]),
         .testTarget(name: "DigitImageTests", dependencies: ["DigitImage", "DigitCheckpoint", "_DigitTestSupport"]),
         .testTarget(name: "DigitNNTests", dependencies: ["DigitNN", "_DigitTestSupport"]),
-        .testTarget(name: "DigitModelsTests", dependencies: ["DigitModels", "_DigitTestSupport"]),
+        .testTarget(name: "DigitModelsTests", dependencies: ["DigitModels", "_DigitTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "DigitMetricsTests", dependencies: ["DigitMetrics", "DigitCheckpoint", "DigitNN", "_DigitTestSupport"],
             exclude: ["Fixtures"]),

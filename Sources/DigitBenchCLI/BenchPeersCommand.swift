@@ -479,15 +479,19 @@ enum PeerRows {
         let (x, y) = DigitBenchCommand.Bench.Probe.synthetic(n: n, dim: d, classes: classes)
         try NPY.write(NPYArray(float32: x.values, shape: [n, d]), to: c.file("X.npy"))
         try NPY.write(NPYArray(int64: y.map(Int64.init), shape: [n]), to: c.file("y.npy"))
+        // The peer first: its scikit-learn version decides the stopping tests (before 1.4 its tol
+        // bounds the gradient of the summed loss; LogisticRegression.SklearnStopping).
+        let (json, unavailable) = c.runPeer(.probe, ["--c", "0.1", "--max-iter", "100", "--tol", "1e-4"])
+        let peer = (json?["peers"] as? [[String: Any]])?.first
+        let stopping = (peer?["version"] as? String).flatMap(LogisticRegression.SklearnStopping.init(scikitLearnVersion:)) ?? .v1_4
         PeakRSS.reset()
         var top1 = 0.0
         let ours = try bestSeconds(c.repeats, warmup: false) {
-            let fit = try DigitBenchCommand.Bench.Probe.fit(x, labels: y, classes: classes, c: 0.1, maxIter: 100, tol: 1e-4)
+            let fit = try DigitBenchCommand.Bench.Probe.fit(x, labels: y, classes: classes, c: 0.1, maxIter: 100, tol: 1e-4,
+                                                            stopping: stopping)
             top1 = fit.head.evaluate(x, labels: y).top1
         }
         let rss = PeakRSS.kilobytes()
-        let (json, unavailable) = c.runPeer(.probe, ["--c", "0.1", "--max-iter", "100", "--tol", "1e-4"])
-        let peer = (json?["peers"] as? [[String: Any]])?.first
         var check = "—"
         if let theirs = json?["train_top1"] as? Double {
             check = String(format: "train top-1 %.2f %% vs %.2f %% %@", top1, theirs, abs(top1 - theirs) <= 1 ? "agree" : "**differ**")
@@ -497,7 +501,8 @@ enum PeerRows {
             unit: "fit", units: 1, ourSeconds: ours, peer: "scikit-learn LogisticRegression",
             peerVersion: peer?["version"] as? String ?? "", peerSeconds: peer?["seconds"] as? Double, ratioTarget: 1,
             ourPeakRSSKB: rss, peerPeakRSSKB: json?["peak_rss_kb"] as? Int, check: check, unavailable: unavailable,
-            notes: "Same C, max_iter 100, tol 1e-4 (as tools/bench_probe_sklearn.py). No roofline: the iteration count depends on the solver.")
+            notes: "Same C, max_iter 100, tol 1e-4 (as tools/bench_probe_sklearn.py), with the stopping tests of the peer's scikit-learn version "
+                + "(\(stopping == .v1_4 ? "≥ 1.4" : "≤ 1.3")). No roofline: the iteration count depends on the solver.")
     }
 }
 

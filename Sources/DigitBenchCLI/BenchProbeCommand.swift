@@ -12,7 +12,9 @@ extension DigitBenchCommand.Bench {
                 `python3 tools/bench_probe_sklearn.py --n 50000 --dim 1024 --classes 1000 --out DIR` writes \
                 DIR/X.npy and DIR/y.npy and times scikit-learn; then \
                 `digit-bench bench probe --features DIR/X.npy --labels DIR/y.npy --sklearn-seconds S` times \
-                this implementation on the same features with the same C, max_iter and tol. Without \
+                this implementation on the same features with the same C, max_iter and tol (give \
+                --sklearn-stopping the scikit-learn version it printed: before 1.4 its tol applies to the \
+                summed loss, n times stricter). Without \
                 --features, seeded synthetic features (class means + Gaussian noise) of --n x --dim with \
                 --classes classes are generated. Target (issue #11): 50k x 1024, 1000 classes in < 2 min.
                 """)
@@ -26,6 +28,8 @@ extension DigitBenchCommand.Bench {
         @Option(help: "max_iter.") var maxIter: Int = 100
         @Option(help: "tol (max|g|).") var tol: Double = 1e-4
         @Option(help: "float32 or float64.") var precision: String = "float32"
+        @Option(help: "Stopping tests of scikit-learn 1.4 (≥ 1.4, default) or 1.3 (≤ 1.3: tol on the summed loss); use the version tools/bench_probe_sklearn.py printed.")
+        var sklearnStopping: String = "1.4"
         @Option(help: "Seconds scikit-learn took on the same features (for the ratio).") var sklearnSeconds: Double?
 
         func run() throws {
@@ -40,11 +44,15 @@ extension DigitBenchCommand.Bench {
             let k = Int(y.max()!) + 1
             guard let p = LogisticRegression.Precision(rawValue: precision) else { throw ValidationError("--precision float32|float64") }
             let c0 = clock(), t0 = Date()
-            let fit = try Self.fit(x, labels: y, classes: k, c: c, maxIter: maxIter, tol: tol, precision: p)
+            guard let stopping = LogisticRegression.SklearnStopping(scikitLearnVersion: sklearnStopping) else {
+                throw ValidationError("--sklearn-stopping: a scikit-learn version such as 1.4 or 1.3.2")
+            }
+            let fit = try Self.fit(x, labels: y, classes: k, c: c, maxIter: maxIter, tol: tol, precision: p, stopping: stopping)
             let wall = Date().timeIntervalSince(t0), cpu = Double(clock() - c0) / Double(CLOCKS_PER_SEC)
             let acc = fit.head.evaluate(x, labels: y)
             print("machine: \(Threads.blasDescription)")
-            print("features \(x.rows) x \(x.columns), \(k) classes, C = \(c), max_iter \(maxIter), tol \(tol), \(precision)")
+            print("features \(x.rows) x \(x.columns), \(k) classes, C = \(c), max_iter \(maxIter), tol \(tol), \(precision), "
+                  + "stopping tests of scikit-learn \(stopping == .v1_4 ? "≥ 1.4" : "≤ 1.3")")
             print(fit.notes.last ?? "")
             print(String(format: "fit (standardise + L-BFGS): wall %.2f s, CPU %.2f s; train top-1 %.2f %%", wall, cpu, acc.top1))
             if let s = sklearnSeconds {
@@ -54,12 +62,14 @@ extension DigitBenchCommand.Bench {
 
         /// One L-BFGS fit at a single C (standardise + fit), the timed call of this bench and of `bench peers`.
         static func fit(_ x: FeatureMatrix, labels y: [Int32], classes k: Int, c: Double, maxIter: Int, tol: Double,
-                        precision: LogisticRegression.Precision = .float32) throws -> (head: LinearHead, notes: [String]) {
+                        precision: LogisticRegression.Precision = .float32,
+                        stopping: LogisticRegression.SklearnStopping = .v1_4) throws -> (head: LinearHead, notes: [String]) {
             var options = LogisticRegression.Options()
             options.c = c
             options.lbfgs.maxIterations = maxIter
             options.lbfgs.gradientTolerance = tol
             options.precision = precision
+            options.stopping = stopping
             return try LogisticRegression.fitSelectingC(x, labels: y, classes: k, options: options) {
                 FileHandle.standardError.write(Data("bench probe: \($0)\n".utf8))
             }

@@ -32,7 +32,7 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
     /// and the centroids), or the registry's stage-1 file.
     static func make(model: String, weights: String, checkpoint: String?, train: String, val: String, batch: Int, cache: String?) throws -> DiGITProbeFeatureSource {
         guard let id = GeneratorID(rawValue: model), id == .digitBase || id == .digitLarge else {
-            throw ValidationError("--model \(model): linear probing extracts features from digit-base or digit-large (DiGIT's stage-1 GPT) or \(DINOv2Model.allCases.map(\.rawValue).joined(separator: " or "))")
+            throw ValidationError("--model \(model): linear probing extracts features from digit-base or digit-large (DiGIT's stage-1 GPT), \(DINOv2Model.allCases.map(\.rawValue).joined(separator: " or ")), or a LlamaGen / Open-MAGVIT2 GPT (\(GeneratorID.allCases.filter { GPTProbeFeatureSource.handles($0.rawValue) }.map(\.rawValue).joined(separator: ", ")))")
         }
         let tokenizer: DiGITTokenizer, gpt: DiGITStage1, tag: String
         switch weights {

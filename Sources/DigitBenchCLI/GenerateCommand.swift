@@ -217,19 +217,19 @@ enum GeneratorLoader {
     /// `state_dict` holding `transformer.*` and `first_stage_model.*`).
     static func weights(_ id: GeneratorID, weights: String, checkpoint: String?) throws -> Weights {
         if weights == "seeded" { return .seeded() }
-        let url: URL
-        if let checkpoint {
-            url = URL(fileURLWithPath: checkpoint)
-        } else {
-            if let missing = WeightsRegistry.firstMissing(for: id.rawValue) {
-                throw WeightsError.missing(id: missing.id, message: WeightsRegistry.missingMessage(for: missing))
-            }
-            // The generator's own file (LlamaGen GPTs also list the shared VQ file).
-            let files = WeightsRegistry.files(usedBy: id.rawValue)
-            let file = try (files.first { $0.usedBy == [id.rawValue] } ?? files.first).unwrap(or: "no weights registered for \(id.rawValue)")
-            url = WeightsHome().path(for: file)
+        return Weights(stateDict: try Checkpoint.load(checkpointURL(id, checkpoint: checkpoint), select: "state_dict").0)
+    }
+
+    /// The file `weights(_:weights:checkpoint:)` reads: `checkpoint`, or the generator's own
+    /// registered file (LlamaGen GPTs also list the shared VQ file); a missing one is an error naming it.
+    static func checkpointURL(_ id: GeneratorID, checkpoint: String?) throws -> URL {
+        if let checkpoint { return URL(fileURLWithPath: checkpoint) }
+        if let missing = WeightsRegistry.firstMissing(for: id.rawValue) {
+            throw WeightsError.missing(id: missing.id, message: WeightsRegistry.missingMessage(for: missing))
         }
-        return Weights(stateDict: try Checkpoint.load(url, select: "state_dict").0)
+        let files = WeightsRegistry.files(usedBy: id.rawValue)
+        let file = try (files.first { $0.usedBy == [id.rawValue] } ?? files.first).unwrap(or: "no weights registered for \(id.rawValue)")
+        return WeightsHome().path(for: file)
     }
 
     /// LlamaGen: the GPT (`{'model': state_dict}` from DDP training or a raw FSDP state dict, as

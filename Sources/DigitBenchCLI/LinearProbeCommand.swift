@@ -18,10 +18,17 @@ extension DigitBenchCommand {
                 augmented: the features are computed once). --checkpoint is the stage-1 file (it holds the \
                 tokenizer too). --model dinov2-vitb14-reg4|dinov2-vitl14-reg4 takes dinov2's linear-eval \
                 features instead: Resize 256 + CenterCrop 224, then for each block in --layers (all, or \
-                indices; -1 = last) the final norm of its tokens pooled by --pool cls|mean. --cache DIR keeps the features as .npy keyed by model, the checkpoint's SHA-256 and the images' content.
+                indices; -1 = last) the final norm of its tokens pooled by --pool cls|mean. \
+                --model llamagen-gpt-*|openmagvit2-ar-* tokenises each image with the generator's tokenizer \
+                (LlamaGen VQ-16 after ADM center_crop_arr; Open-MAGVIT2 LFQ after bilinear Resize + \
+                CenterCrop 256) and runs the GPT teacher-forced on [null class, all image tokens] (the \
+                unconditional class CFG uses: no label is given); each block in --layers gives its \
+                output (before the final norm) pooled by --pool mean (all positions, default) or last. \
+                --cache DIR keeps the features as .npy keyed by model, the checkpoint's SHA-256 and the images' content.
 
                 --classifier lbfgs (default): multinomial logistic regression on standardised features \
-                (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules), C chosen \
+                (scikit-learn's LogisticRegression(solver="lbfgs") objective and stopping rules; \
+                --sklearn-stopping 1.3 stops where scikit-learn ≤ 1.3 does, whose tol applies to the summed loss), C chosen \
                 on a stratified 10 % held-out split of train over --c-grid, then refit on all of train; \
                 --c fixes C.
                 --classifier sgd: DiGIT's recipe (SGD lr 0.4, momentum 0.9, no weight decay, cosine \
@@ -37,9 +44,11 @@ extension DigitBenchCommand {
         @Option(help: "Val features .npy, (M, D) or (M, L, D).") var valFeatures: String?
         @Option(help: "Val labels .npy, (M) integers.") var valLabels: String?
 
-        @Option(help: "Extract features with this model: digit-base or digit-large (DiGIT's stage-1 GPT), dinov2-vitb14-reg4 or dinov2-vitl14-reg4.") var model: String?
-        @Option(help: "Checkpoint for --model: DiGIT's stage-1 file, or dinov2_vit{b,l}14_reg4_pretrain.pth (default: the registry's file under $DIGIT_BENCH_HOME/weights).") var checkpoint: String?
-        @Option(help: "DINOv2: pool each block's normed tokens by cls (class token) or mean (patch average).") var pool: String = "cls"
+        @Option(help: "Extract features with this model: digit-base or digit-large (DiGIT's stage-1 GPT), dinov2-vitb14-reg4 or dinov2-vitl14-reg4, llamagen-gpt-{b,l,xl,xxl,3b} or openmagvit2-ar-{b,l,xl} (their class-conditional GPTs, run with the null class).") var model: String?
+        @Option(help: "Checkpoint for --model: DiGIT's stage-1 file, dinov2_vit{b,l}14_reg4_pretrain.pth, LlamaGen's GPT file or Open-MAGVIT2's AR_256_*.ckpt (default: the registry's file under $DIGIT_BENCH_HOME/weights).") var checkpoint: String?
+        @Option(help: "LlamaGen: the VQ-16 tokenizer checkpoint (default: the registry's vq_ds16_c2i.pt).") var vqCheckpoint: String?
+        @Option(help: "LlamaGen: the GPT's image size, 256 or 384 (default: the first released size).") var imageSize: Int?
+        @Option(help: "Pooling. DINOv2: cls (class token, default) or mean (patch average) of each block's normed tokens. LlamaGen/Open-MAGVIT2 GPTs: mean (default; over the null-class slot and all image tokens) or last (the last position).") var pool: String?
         @Option(help: "DINOv2: position-embedding interpolation, hub (dinov2's own, default) or digit.") var posEmbed: String = "hub"
         @Option(help: "real, or seeded (digit-base stand-in weights: a dry run, not real accuracy).") var weights: String = "real"
         @Option(help: "Directory caching extracted features (.npy), reused while model, checkpoint content and image content match.") var cache: String?
@@ -59,6 +68,8 @@ extension DigitBenchCommand {
         @Option(help: "Fraction of train (per class) held out to choose C.") var heldOut: Double = 0.1
         @Option(help: "L-BFGS iterations per fit (scikit-learn max_iter).") var maxIter: Int = 100
         @Option(help: "Gradient tolerance max|g| (scikit-learn tol).") var tol: Double = 1e-4
+        @Option(help: "Stop as this scikit-learn does at the same tol: 1.4 (default; ≥ 1.4: max|g| of the mean loss ≤ tol, ftol 64·eps) or 1.3 (≤ 1.3: of the summed loss, n× stricter, ftol 2.2e-9).")
+        var sklearnStopping: String = "1.4"
         @Option(help: "float32 (sgemm, default) or float64 (dgemm) feature products.") var precision: String = "float32"
 
         // SGD
@@ -76,8 +87,16 @@ extension DigitBenchCommand {
                 guard let train, let val else { throw ValidationError("--model needs --train DIR and --val DIR (ImageFolder trees)") }
                 guard extractBatch > 0 else { throw ValidationError("--extract-batch must be positive") }
                 if DINOv2Model(rawValue: model) != nil {
-                    return try DINOv2ProbeFeatureSource.make(model: model, weights: weights, checkpoint: checkpoint, layers: layers, pool: pool,
+                    return try DINOv2ProbeFeatureSource.make(model: model, weights: weights, checkpoint: checkpoint, layers: layers, pool: pool ?? "cls",
                                                              posEmbed: posEmbed, train: train, val: val, batch: extractBatch, cache: cache)
+                }
+                if GPTProbeFeatureSource.handles(model) {
+                    return try GPTProbeFeatureSource.make(model: model, weights: weights, checkpoint: checkpoint, vqCheckpoint: vqCheckpoint,
+                                                          imageSize: imageSize, layers: layers, pool: pool ?? "mean", train: train, val: val,
+                                                          batch: extractBatch, cache: cache)
+                }
+                if pool != nil || vqCheckpoint != nil || imageSize != nil {
+                    throw ValidationError("--pool, --vq-checkpoint and --image-size are not options of \(model)")
                 }
                 return try DiGITProbeFeatureSource.make(model: model, weights: weights, checkpoint: checkpoint, train: train, val: val,
                                                         batch: extractBatch, cache: cache)
@@ -104,6 +123,10 @@ extension DigitBenchCommand {
             o.logistic.seed = seed
             o.logistic.lbfgs.maxIterations = maxIter
             o.logistic.lbfgs.gradientTolerance = tol
+            guard let stopping = LogisticRegression.SklearnStopping(scikitLearnVersion: sklearnStopping) else {
+                throw ValidationError("--sklearn-stopping: a scikit-learn version such as 1.4 or 1.3.2")
+            }
+            o.logistic.stopping = stopping
             guard let p = LogisticRegression.Precision(rawValue: precision) else { throw ValidationError("--precision must be float32 or float64") }
             o.logistic.precision = p
             o.sgd.steps = steps
@@ -121,7 +144,7 @@ extension DigitBenchCommand {
             let say: (String) -> Void = { FileHandle.standardError.write(Data("linear-probe: \($0)\n".utf8)) }
             let (trainSet, valSet) = try source.load(progress: say)
             let selected: [Int]?
-            if layers == "all" || source is DINOv2ProbeFeatureSource {  // DINOv2 extracts just the --layers blocks
+            if layers == "all" || source is DINOv2ProbeFeatureSource || source is GPTProbeFeatureSource {  // these extract just the --layers blocks
                 selected = nil
             } else {
                 selected = try layers.split(separator: ",").map {
@@ -141,9 +164,10 @@ extension DigitBenchCommand {
             if options.classifier == .sgd {
                 print("note: SGD on cached features — no RandomResizedCrop/flip augmentation (upstream augments every epoch)")
             }
-            print("layer        top-1 %   top-5 %")
+            let width = max(10, result.layers.map(\.name.count).max() ?? 0)  // names in full (inner_states[15], spatial_blocks[23])
+            print("layer".padding(toLength: width, withPad: " ", startingAt: 0) + "   top-1 %   top-5 %")
             for (i, r) in result.layers.enumerated() {
-                print(r.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                print(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
                       + String(format: " %8.2f  %8.2f", r.top1, r.top5) + (i == result.best ? "   <- best" : ""))
             }
             let best = result.layers[result.best]

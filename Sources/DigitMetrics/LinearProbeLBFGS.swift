@@ -7,12 +7,17 @@ import Foundation
 /// zoom with safeguarded cubic interpolation, eq. 3.59).
 ///
 /// Parameters that mirror scipy/scikit-learn: memory 10 (`maxcor`), at most 50 evaluations per line
-/// search (`maxls`, scikit-learn's value), sufficient decrease c₁ = 10⁻³ and curvature c₂ = 0.9
-/// (L-BFGS-B's `ftol`/`gtol` of `dcsrch`), first step 1/‖g‖₂ then 1, and the stopping rules of
-/// L-BFGS-B: max|gᵢ| ≤ `gradientTolerance` (scikit-learn's `tol`), relative reduction
-/// (f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) ≤ `functionTolerance` (64·eps in scikit-learn), or
-/// `maxIterations`. A curvature pair with sᵀy ≤ eps·(−gᵀs) is skipped; a failed line search clears
-/// the memory and retries once along −g, as L-BFGS-B does.
+/// search (`maxls`, scikit-learn ≥ 1.4's value; scipy's default is 20), sufficient decrease c₁ = 10⁻³
+/// and curvature c₂ = 0.9 (L-BFGS-B's `ftol`/`gtol` of `dcsrch`), first step 1/‖g‖₂ then 1, and the
+/// stopping tests of L-BFGS-B's `mainlb`, in its order, after every iteration (the first also at x₀):
+/// max|gᵢ| ≤ `gradientTolerance` (`pgtol`, scikit-learn's `tol`), then the relative reduction
+/// (f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) ≤ `functionTolerance` (`factr`·eps: scipy's default
+/// 2.22e-9, scikit-learn ≥ 1.4 passes 64·eps), or `maxIterations`. Both tests are applied to
+/// `objectiveScale`·f and its gradient: the iterates of L-BFGS with this line search do not depend on
+/// the scale of f (the direction, the Wolfe conditions, the first trial point x − g/‖g‖ and the
+/// curvature-skip test are all invariant), only where it stops does, so minimising f and testing
+/// s·f stops exactly where minimising s·f would. A curvature pair with sᵀy ≤ eps·(−gᵀs) is skipped;
+/// a failed line search clears the memory and retries once along −g, as L-BFGS-B does.
 ///
 /// Deterministic: all reductions are sequential loops in float64.
 public enum LBFGS {
@@ -22,6 +27,8 @@ public enum LBFGS {
         public var gradientTolerance = 1e-4
         public var functionTolerance = 64 * Double.ulpOfOne
         public var maxLineSearchEvaluations = 50
+        /// The stopping tests see `objectiveScale`·f (see the type's comment); 1 = f itself.
+        public var objectiveScale = 1.0
         public var c1 = 1e-3
         public var c2 = 0.9
         public init() {}
@@ -61,7 +68,9 @@ public enum LBFGS {
         var stop = Stop.iterations
         var search = LineSearch(p: p, options: options)
 
-        if maxAbs(g) <= options.gradientTolerance {
+        let scale = options.objectiveScale
+        precondition(scale > 0 && scale.isFinite, "objectiveScale must be positive")
+        if scale * maxAbs(g) <= options.gradientTolerance {
             return Result(x: x, f: f, gradientMaxAbs: maxAbs(g), iterations: 0, evaluations: 1, stop: .gradient)
         }
         while iteration < options.maxIterations {
@@ -108,8 +117,8 @@ public enum LBFGS {
             swap(&g, &search.gBest)
             let gMax = maxAbs(g)
             progress(iteration, f, gMax)
-            if gMax <= options.gradientTolerance { stop = .gradient; break }
-            if (fOld - f) <= options.functionTolerance * max(abs(fOld), abs(f), 1) { stop = .function; break }
+            if scale * gMax <= options.gradientTolerance { stop = .gradient; break }
+            if scale * (fOld - f) <= options.functionTolerance * max(scale * abs(fOld), scale * abs(f), 1) { stop = .function; break }
         }
         return Result(x: x, f: f, gradientMaxAbs: maxAbs(g), iterations: iteration, evaluations: evaluations, stop: stop)
     }

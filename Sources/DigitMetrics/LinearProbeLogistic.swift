@@ -117,14 +117,55 @@ enum SoftmaxCrossEntropy {
 ///     minimise  (1/n) Σᵢ −log softmax(W xᵢ + b)_{yᵢ}  +  (1 / (2 C n)) ‖W‖²_F
 ///
 /// over W (classes, d) and b (classes), b not penalised, starting from zero, with ``LBFGS`` and
-/// scikit-learn's stopping rules (`tol` on max|∇|, `max_iter`, ftol 64·eps). This is C·Σ logloss +
-/// ½‖W‖² divided by C·n, so it has the same minimiser as the textbook form.
+/// scikit-learn's stopping rules (`tol` on max|∇|, `max_iter`, L-BFGS-B's relative-reduction test)
+/// at the objective scale of the chosen ``SklearnStopping`` version. This is C·Σ logloss + ½‖W‖²
+/// divided by C·n, so it has the same minimiser as the textbook form.
 ///
 /// The data term is one pass of two BLAS products per evaluation (`x Wᵀ` and `Rᵀ x`); with
 /// ``Precision/float32`` the features and those products are float32 (sgemm) while parameters,
 /// losses, gradients and the L-BFGS state stay float64.
 public enum LogisticRegression {
     public enum Precision: String, Sendable, CaseIterable { case float32, float64 }
+
+    /// Which scikit-learn's call of scipy's L-BFGS-B the stopping tests reproduce. The objective
+    /// minimised and reported is always the mean form above, and the iterates do not depend on the
+    /// choice (``LBFGS``); only where the fit stops does, because `tol` bounds max|∇| of the function
+    /// L-BFGS-B is given, and scikit-learn changed that function's scale in 1.4 (PR #26721).
+    public enum SklearnStopping: String, Sendable, CaseIterable, Codable {
+        /// scikit-learn ≥ 1.4 (checked in 1.9.1, `_logistic_regression_path`): L-BFGS-B minimises
+        /// the mean form, `l2_reg_strength = 1/(C·n)`, with `gtol = tol`, `ftol = 64·eps`, `maxls = 50`.
+        case v1_4 = "1.4"
+        /// scikit-learn ≤ 1.3 (checked in 1.3.2): L-BFGS-B minimises Σ logloss + ½ (1/C) ‖W‖²
+        /// (`l2_reg_strength = 1/C`, unit sample weights) = n × the mean form, with `gtol = tol` and
+        /// scipy's defaults `ftol = factr·eps = 1e7 · 2.22e-16 = 2.22e-9`, `maxls = 20`: at the same
+        /// `tol` the gradient test is n times stricter, and the relative-reduction test (whose
+        /// denominator max(|f_k|, |f_{k+1}|, 1) is no longer 1 at this scale) usually stops first.
+        case v1_3 = "1.3"
+
+        /// The convention of a scikit-learn version string ("1.3.2", "1.4", "1.9.1"); nil if unparsable.
+        public init?(scikitLearnVersion version: String) {
+            let parts = version.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) }
+            guard parts.count == 2, let major = parts[0], let minor = parts[1] else { return nil }
+            self = (major, minor) < (1, 4) ? .v1_3 : .v1_4
+        }
+
+        /// The full L-BFGS options for a fit on `rows` rows: `base`'s `tol`, `max_iter` and memory,
+        /// this version's objective scale, `ftol` and `maxls`.
+        public func lbfgsOptions(_ base: LBFGS.Options, rows: Int) -> LBFGS.Options {
+            var o = base
+            switch self {
+            case .v1_4:
+                o.objectiveScale = 1
+                o.functionTolerance = 64 * Double.ulpOfOne
+                o.maxLineSearchEvaluations = 50
+            case .v1_3:
+                o.objectiveScale = Double(rows)
+                o.functionTolerance = 1e7 * Double.ulpOfOne
+                o.maxLineSearchEvaluations = 20
+            }
+            return o
+        }
+    }
 
     public struct Options: Sendable {
         /// Fixed C (scikit-learn semantics); nil chooses it from `cGrid` on a held-out split.
@@ -142,6 +183,9 @@ public enum LogisticRegression {
             return o
         }()
         public var precision: Precision = .float32
+        /// The scikit-learn version whose stopping tests (objective scale, ftol, maxls) `lbfgs` runs
+        /// with; overrides `lbfgs.objectiveScale`, `functionTolerance` and `maxLineSearchEvaluations`.
+        public var stopping: SklearnStopping = .v1_4
         public init() {}
     }
 
@@ -242,7 +286,8 @@ public enum LogisticRegression {
         }
         let d = x.columns
         let standardizer = FeatureStandardizer(fitting: x)
-        var notes: [String] = ["standardised (train mean / population std)", "precision \(options.precision.rawValue)"]
+        var notes: [String] = ["standardised (train mean / population std)", "precision \(options.precision.rawValue)",
+                               "stopping tests of scikit-learn \(options.stopping == .v1_4 ? "≥ 1.4" : "≤ 1.3") (tol \(options.lbfgs.gradientTolerance))"]
         func describe(_ r: LBFGS.Result) -> String {
             String(format: "%d iterations, %d evaluations, f = %.10g, max|g| = %.3g, stop: ",
                    r.iterations, r.evaluations, r.f, r.gradientMaxAbs) + r.stop.rawValue
@@ -268,7 +313,8 @@ public enum LogisticRegression {
             var theta: [Double]? = nil
             for c in options.cGrid.sorted() {
                 objective.c = c
-                let r = fit(objective, start: theta, options: options.lbfgs, progress: iterationProgress("C=\(c)"))
+                let r = fit(objective, start: theta, options: options.stopping.lbfgsOptions(options.lbfgs, rows: objective.rows),
+                            progress: iterationProgress("C=\(c)"))
                 theta = r.x
                 let top1 = head(r.x, classes: classes, d: d, standardizer: standardizer).evaluate(heldRows, labels: heldLabels).top1
                 progress(String(format: "C = %g: held-out top-1 %.2f %% (", c, top1) + describe(r) + ")")
@@ -281,7 +327,8 @@ public enum LogisticRegression {
                          + "\(split.fit.count) fit / \(split.heldOut.count) held-out rows; refit on all \(x.rows) rows")
         }
         let objective = Objective<S>(x: standardizer.apply(x), rows: x.rows, d: d, labels: labels, classes: classes, c: chosenC)
-        let r = fit(objective, start: start, options: options.lbfgs, progress: iterationProgress("fit C=\(chosenC)"))
+        let r = fit(objective, start: start, options: options.stopping.lbfgsOptions(options.lbfgs, rows: objective.rows),
+                    progress: iterationProgress("fit C=\(chosenC)"))
         progress("C = \(chosenC): " + describe(r))
         notes.append(String(format: "C = %g: ", chosenC) + describe(r))
         return (head(r.x, classes: classes, d: d, standardizer: standardizer), notes)

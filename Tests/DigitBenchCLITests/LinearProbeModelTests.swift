@@ -92,5 +92,40 @@ import _DigitTestSupport
         let layers = try #require(json["layers"] as? [[String: Any]])
         #expect(layers.compactMap { $0["name"] as? String } == ["block[11]", "block[9]"])
     }
-}
 
+    /// `--model llamagen-gpt-b --layers -1,3 --image-size 128` (default `--pool mean`; 128 px keeps the
+    /// test fast: 8×8 tokens) on seeded weights: the cached features are GPT-B's pooled block outputs
+    /// for the VQ-16 tokens of the center_crop_arr 128 crops
+    /// under the null class (the pooled states are checked against upstream logits and a torch port in
+    /// GPTProbeTests), and `--pool cls` is refused for GPTs.
+    @Test func llamaGenFeaturesArePooledBlockOutputs() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-llamagen-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.makeTree(root)
+        let cache = root.appendingPathComponent("cache"), out = root.appendingPathComponent("probe.json")
+        let base = ["linear-probe", "--model", "llamagen-gpt-b", "--weights", "seeded", "--layers", "-1,3", "--image-size", "128",
+                    "--train", root.appendingPathComponent("train").path, "--val", root.appendingPathComponent("val").path,
+                    "--cache", cache.path, "--c", "1", "-o", out.path]
+        var refused = try #require(try DigitBenchCommand.parseAsRoot(base + ["--pool", "cls"]) as? DigitBenchCommand.LinearProbeCommand)
+        #expect(throws: (any Error).self) { try refused.run() }
+        var cmd = try #require(try DigitBenchCommand.parseAsRoot(base) as? DigitBenchCommand.LinearProbeCommand)
+        try cmd.run()
+        let entries = try FileManager.default.subpathsOfDirectory(atPath: cache.path).filter { $0.hasSuffix("/features.npy") }
+        let arrays = try entries.map { try NPY.read(contentsOf: cache.appendingPathComponent($0)) }
+        #expect(arrays.map(\.shape) == [[2, 2, 768], [2, 2, 768]])
+
+        let generator = try LlamaGenGenerator(id: .llamagenGPTB, imageSize: 128, gptWeights: .seeded(), vqWeights: .seeded())
+        let images = try ["chelsea_300x451", "rocket_crop256"].map {
+            Recipe.centerCropArr(size: 128).apply(try ImageCodec.decode(contentsOf: Fixtures.url("inception", "images/\($0).png")))
+        }
+        let grid = try generator.vq.encode(generator.vq.modelInput(ImageBatch(images: images))).tokens
+        let tokens = (0..<2).map { Array(grid.tokens(of: $0)) }
+        #expect(tokens.allSatisfy { $0.count == 64 })
+        let expected = generator.gpt.probeFeatures(tokens: tokens, layers: [11, 3], pool: .mean).scalars
+        #expect(arrays.filter { $0.floats() == expected }.count == 1)  // val's entry, the same computation bit for bit
+
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        let layers = try #require(json["layers"] as? [[String: Any]])
+        #expect(layers.compactMap { $0["name"] as? String } == ["layers[11]", "layers[3]"])
+    }
+}

@@ -23,33 +23,9 @@ extension DINOv2 {
         for i in 0...layers.max()! {
             blocks[i].forward(&h)
             guard layers.contains(i) else { continue }
-            let n = norm.vectorized(h)                                            // (B, T, D)
-            let (b, t) = (n.dim(0), n.dim(1))
-            var out = [Float](repeating: 0, count: b * d)
-            n.withUnsafeBufferPointer { p in
-                for bi in 0..<b {
-                    let base = p.baseAddress! + bi * t * d
-                    switch pool {
-                    case .cls:
-                        for c in 0..<d { out[bi * d + c] = base[c] }
-                    case .mean:
-                        // float64 sum over the patches, as an exact reference for torch's float32 mean.
-                        var acc = [Double](repeating: 0, count: d)
-                        for j in skip..<t { for c in 0..<d { acc[c] += Double(base[j * d + c]) } }
-                        for c in 0..<d { out[bi * d + c] = Float(acc[c] / Double(t - skip)) }
-                    }
-                }
-            }
-            pooled[i] = out
+            let n = norm.vectorized(h)                                   // (B, T, D)
+            pooled[i] = (pool == .cls ? SequencePooling.row(0) : .mean(skip..<n.dim(1)))(n)
         }
-        let b = x.dim(0)
-        return Tensor(shape: [b, layers.count, d]) { o in
-            for bi in 0..<b {
-                for (l, block) in layers.enumerated() {
-                    let src = pooled[block]!
-                    for c in 0..<d { (o.baseAddress! + (bi * layers.count + l) * d + c).initialize(to: src[bi * d + c]) }
-                }
-            }
-        }
+        return stackPooled(pooled, layers: layers, batch: x.dim(0), width: d)
     }
 }

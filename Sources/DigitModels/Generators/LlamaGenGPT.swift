@@ -107,8 +107,22 @@ public final class LlamaGenGPT: @unchecked Sendable {
     public func forward(embeddings x: Tensor, cache: TransformerKVCache, onLayer: ((Int, Tensor) -> Void)? = nil) -> Tensor {
         let rows = Array(cache.length..<(cache.length + x.dim(1)))
         let h = layers(x, rope: freqs, ropeRows: rows, cache: cache, onLayer: onLayer)
-        // row-invariant for decoding steps (S = 1), as the blocks
-        return linear(rmsNorm(h, weight: norm, eps: config.normEps), weight: output, rowInvariant: x.dim(1) == 1)  // (B, S, V)
+        return headLogits(h, rowInvariant: x.dim(1) == 1)  // row-invariant for decoding steps (S = 1), as the blocks
+    }
+
+    /// `self.output(self.norm(h))`: the logits (B, S, V) of the last block's hidden states (B, S, C).
+    public func headLogits(_ h: Tensor, rowInvariant: Bool = false) -> Tensor {
+        linear(rmsNorm(h, weight: norm, eps: config.normEps), weight: output, rowInvariant: rowInvariant)
+    }
+
+    /// The causal pass over [class, tokens] (B, 1 + T, C) through the first `depth` blocks (all
+    /// when nil), calling `onLayer(i, h)` with block i's output; returns the last block's output.
+    /// After all blocks this is the state ``headLogits(_:)`` turns into ``logits(classes:tokens:)``.
+    public func hiddenStates(classes: [Int], tokens: [[Int]], depth: Int? = nil, onLayer: ((Int, Tensor) -> Void)? = nil) -> Tensor {
+        let x = (tokens.first?.isEmpty ?? true)
+            ? classEmbeddings(classes) : concat([classEmbeddings(classes), tokenEmbeddings(tokens)], axis: 1)  // (B, 1 + T, C)
+        let cache = makeCache(batch: classes.count, capacity: x.dim(1))
+        return layers(x, rope: freqs, ropeRows: Array(0..<x.dim(1)), cache: cache, depth: depth, onLayer: onLayer)
     }
 
     // MARK: - Entry points
@@ -126,9 +140,7 @@ public final class LlamaGenGPT: @unchecked Sendable {
 
     /// Teacher-forced logits (B, 1 + T, V) for [class, tokens]: row t predicts image token t.
     public func logits(classes: [Int], tokens: [[Int]]) -> Tensor {
-        let x = concat([classEmbeddings(classes), tokenEmbeddings(tokens)], axis: 1)
-        let cache = makeCache(batch: classes.count, capacity: x.dim(1))
-        return forward(embeddings: x, cache: cache)
+        headLogits(hiddenStates(classes: classes, tokens: tokens))
     }
 
     /// Samples `blockSize` image tokens per class as upstream `generate` does: prefill the class

@@ -117,9 +117,12 @@ public final class LlamaBlockStack: @unchecked Sendable {
     /// with rows `ropeRows` (length S) of `rope`, appending keys/values to the cache; attention is
     /// causal over everything cached. Returns the hidden states (B, S, C), before the final norm.
     ///
-    /// - Parameter onLayer: called with (layer index, hidden state after that layer).
+    /// - Parameters:
+    ///   - depth: run only the first `depth` blocks (all when nil); the cache's later layers stay empty.
+    ///   - onLayer: called with (layer index, hidden state after that layer).
     public func callAsFunction(
-        _ x: Tensor, rope: [Float], ropeRows: [Int], cache: TransformerKVCache, onLayer: ((Int, Tensor) -> Void)? = nil
+        _ x: Tensor, rope: [Float], ropeRows: [Int], cache: TransformerKVCache, depth: Int? = nil,
+        onLayer: ((Int, Tensor) -> Void)? = nil
     ) -> Tensor {
         precondition(x.rank == 3 && x.dim(2) == shape.dim && ropeRows.count == x.dim(1), "LlamaBlockStack: x \(x.shape)")
         precondition(x.dim(0) == cache.batch && cache.length + x.dim(1) <= cache.capacity, "KV cache too small")
@@ -128,7 +131,8 @@ public final class LlamaBlockStack: @unchecked Sendable {
         // The choice depends on S only, never on B.
         let inv = x.dim(1) == 1
         var h = x  // (B, S, C)
-        for (i, blk) in blocks.enumerated() {
+        precondition(depth.map { (0...blocks.count).contains($0) } ?? true, "LlamaBlockStack: depth \(depth!) of \(blocks.count)")
+        for (i, blk) in blocks.prefix(depth ?? blocks.count).enumerated() {
             // h = x + attention(attention_norm(x))
             h += attention(
                 rmsNorm(h, weight: blk.attentionNorm, eps: shape.normEps), blk, layer: i, rope: rope, rows: ropeRows,

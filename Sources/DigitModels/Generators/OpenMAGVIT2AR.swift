@@ -102,9 +102,9 @@ public final class OpenMAGVIT2AR: @unchecked Sendable {
             + embedding(postEmb, indices: post.flatMap { $0 }, shape: [post.count, s])
     }
 
-    /// The factorised sub-token pass on [context h_t, pre_emb(pre_t)] for every position: returns
-    /// (pre logits (B, S, 2^b0), post logits (B, S, 2^b1)). With `preTokens` nil only the pre head runs.
-    func subtokenLogits(context h: Tensor, preTokens: [[Int]]) -> (Tensor, Tensor) {
+    /// The factorised sub-token pass on [context h_t, pre_emb(pre_t)] for every position of the
+    /// spatial blocks' output `h` (B, S, C): returns (pre logits (B, S, 2^b0), post logits (B, S, 2^b1)).
+    public func subtokenLogits(context h: Tensor, preTokens: [[Int]]) -> (Tensor, Tensor) {
         let b = h.dim(0), s = h.dim(1), c = config.dim
         // factorized_ctx = stack([h, pre_emb(pre)], dim=-2).view(B*N, 2, D)
         let pre = embedding(preEmb, indices: preTokens.flatMap { $0 }, shape: [b * s, 1])
@@ -120,14 +120,21 @@ public final class OpenMAGVIT2AR: @unchecked Sendable {
     /// row t of each output predicts sub-token t. Returns (pre (B, N, 2^b0), post (B, N, 2^b1)).
     public func logits(classes: [Int], pre: [[Int]], post: [[Int]]) -> (pre: Tensor, post: Tensor) {
         let n = pre.first?.count ?? 0
-        var x = classEmbeddings(classes)
-        if n > 1 {
-            x = concat([x, tokenEmbeddings(pre: pre.map { Array($0.prefix(n - 1)) }, post: post.map { Array($0.prefix(n - 1)) })], axis: 1)
-        }
-        let cache = spatial.makeCache(batch: classes.count, capacity: n)
-        let h = spatial(x, rope: freqs, ropeRows: Array(0..<n), cache: cache)  // (B, N, C)
-        let (lp, lq) = subtokenLogits(context: h, preTokens: pre)
+        let h = hiddenStates(classes: classes, pre: pre.map { Array($0.prefix(max(n - 1, 0))) }, post: post.map { Array($0.prefix(max(n - 1, 0))) })
+        let (lp, lq) = subtokenLogits(context: h, preTokens: pre)  // h: (B, N, C)
         return (lp, lq)
+    }
+
+    /// The causal spatial pass over [class, emb_0 … emb_{T−1}] (B, 1 + T, C), emb = pre_emb + post_emb,
+    /// through the first `depth` spatial blocks (all when nil), calling `onLayer(i, h)` with block
+    /// i's output; returns the last block's output — after all blocks, the context
+    /// ``subtokenLogits(context:preTokens:)`` reads.
+    public func hiddenStates(classes: [Int], pre: [[Int]], post: [[Int]], depth: Int? = nil,
+                             onLayer: ((Int, Tensor) -> Void)? = nil) -> Tensor {
+        var x = classEmbeddings(classes)
+        if !(pre.first?.isEmpty ?? true) { x = concat([x, tokenEmbeddings(pre: pre, post: post)], axis: 1) }
+        let cache = spatial.makeCache(batch: classes.count, capacity: x.dim(1))
+        return spatial(x, rope: freqs, ropeRows: Array(0..<x.dim(1)), cache: cache, depth: depth, onLayer: onLayer)
     }
 
     /// Samples `steps` tokens per class as upstream `sample()`: the spatial transformer runs one
