@@ -582,6 +582,37 @@ enum PeerFlops {
         conv(cin, cfg.outChannels, 3, s)
         return f
     }
+
+    /// MAGE's VQGAN at `side` (MAGEVQGAN.swift's Encoder/Decoder): convs, plus the nearest-code
+    /// search (2·K·D per token). Average pooling, GroupNorm and swish are not counted.
+    static func mageVQGAN(_ cfg: MAGEVQGANConfig, side: Int) -> Double {
+        var f = 0.0
+        func conv(_ cin: Int, _ cout: Int, _ k: Int, _ out: Int) { f += 2 * Double(cin * cout * k * k) * Double(out * out) }
+        func res(_ cin: Int, _ cout: Int, _ s: Int) {
+            conv(cin, cout, 3, s); conv(cout, cout, 3, s)
+            if cin != cout { conv(cin, cout, 1, s) }
+        }
+        let ch = cfg.ch, mult = cfg.chMult, n = mult.count
+        // Encoder: conv_in, levels (avg-pool between), mid, conv_out 1×1.
+        var s = side, cin = ch
+        conv(cfg.inChannels, ch, 3, s)
+        for i in 0..<n {
+            for _ in 0..<cfg.numResBlocks { res(cin, ch * mult[i], s); cin = ch * mult[i] }
+            if i != n - 1 { s /= 2 }
+        }
+        res(cin, cin, s); res(cin, cin, s)
+        conv(cin, cfg.zChannels, 1, s)
+        f += 2 * Double(cfg.nEmbed * cfg.embedDim) * Double(s * s)
+        // Decoder: conv_in, mid, levels coarsest first (nearest ×2 then conv), conv_out.
+        conv(cfg.zChannels, cin, 3, s)
+        res(cin, cin, s); res(cin, cin, s)
+        for i in (0..<n).reversed() {
+            for _ in 0..<cfg.numResBlocks { res(cin, ch * mult[i], s); cin = ch * mult[i] }
+            if i != 0 { s *= 2; conv(cin, cin, 3, s) }
+        }
+        conv(cin, cfg.outCh, 3, s)
+        return f
+    }
 }
 
 enum PeerInputs {

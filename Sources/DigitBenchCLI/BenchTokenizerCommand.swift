@@ -7,7 +7,7 @@ extension DigitBenchCommand {
     struct BenchTokenizer: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "tokenizer",
-            abstract: "Time encode + decode of one batch at the tokenizer's resolution (against the FLOP-bound time for lfq-* and llamagen-vq*).",
+            abstract: "Time encode + decode of one batch at the tokenizer's resolution (against its FLOP-bound time).",
             discussion: """
                 FLOPs count 2 per multiply-add of every convolution and linear layer. The FLOP-bound time \
                 divides them by the sgemm rate measured here (2048³ sgemm). Upstream PyTorch reference \
@@ -32,9 +32,10 @@ extension DigitBenchCommand {
             let lo = model.inputRange.bounds.lowerBound, hi = model.inputRange.bounds.upperBound
             var rng = SystemRandomNumberGenerator()
             let x = Tensor(shape: [batch, 3, s, s], scalars: (0..<(batch * 3 * s * s)).map { _ in Float.random(in: lo...hi, using: &rng) })
-            // FLOPs where the architecture counts them: LFQ per half, LlamaGen VQ in total.
+            // FLOPs: LFQ per half, LlamaGen VQ and MAGE VQGAN in total.
             let split = (model as? LFQTokenizer)?.flops(imageSide: s)
             let total = split.map { $0.encoder + $0.decoder } ?? (model as? LlamaGenVQ).map { PeerFlops.llamaGenVQ($0.config, side: s) }
+                ?? (model as? MAGEVQGAN).map { PeerFlops.mageVQGAN($0.config, side: s) }
             let gemmRate = Self.sgemmGFLOPs()
             var encode = Double.infinity, decode = Double.infinity
             var tokens = try model.encode(x).tokens  // warm-up
