@@ -546,18 +546,28 @@ enum PeerChecks {
     }
 }
 
-/// FLOPs (2 per multiply-add) of LlamaGen's VQ encoder + decoder: every conv and the attention products.
+/// A running FLOP count (2 per multiply-add) of square convolutions and taming-style ResNet blocks.
+struct ConvFlops {
+    var total = 0.0
+    /// A k×k conv from `cin` to `cout` channels producing an `out`×`out` map.
+    mutating func conv(_ cin: Int, _ cout: Int, _ k: Int, _ out: Int) { total += 2 * Double(cin * cout * k * k) * Double(out * out) }
+    /// Two 3×3 convs, plus the 1×1 shortcut when the width changes.
+    mutating func res(_ cin: Int, _ cout: Int, _ s: Int) {
+        conv(cin, cout, 3, s); conv(cout, cout, 3, s)
+        if cin != cout { conv(cin, cout, 1, s) }
+    }
+}
+
+/// FLOPs (2 per multiply-add) of the VQ tokenizers' encoder + decoder.
 enum PeerFlops {
+    /// LlamaGen's VQ: every conv and the attention products.
     static func llamaGenVQ(_ cfg: LlamaGenVQConfig, side: Int) -> Double {
-        var f = 0.0
-        func conv(_ cin: Int, _ cout: Int, _ k: Int, _ out: Int) { f += 2 * Double(cin * cout * k * k) * Double(out * out) }
-        func res(_ cin: Int, _ cout: Int, _ s: Int) {
-            conv(cin, cout, 3, s); conv(cout, cout, 3, s)
-            if cin != cout { conv(cin, cout, 1, s) }
-        }
-        func attn(_ c: Int, _ s: Int) {
-            for _ in 0..<4 { conv(c, c, 1, s) }
-            f += 2 * 2 * Double(s * s) * Double(s * s) * Double(c)
+        var c = ConvFlops()
+        func conv(_ cin: Int, _ cout: Int, _ k: Int, _ out: Int) { c.conv(cin, cout, k, out) }
+        func res(_ cin: Int, _ cout: Int, _ s: Int) { c.res(cin, cout, s) }
+        func attn(_ ch: Int, _ s: Int) {
+            for _ in 0..<4 { conv(ch, ch, 1, s) }
+            c.total += 2 * 2 * Double(s * s) * Double(s * s) * Double(ch)
         }
         let ch = cfg.ch, n = cfg.encoderChMult.count
         // Encoder
@@ -580,18 +590,15 @@ enum PeerFlops {
             if i != 0 { s *= 2; conv(cin, cin, 3, s) }
         }
         conv(cin, cfg.outChannels, 3, s)
-        return f
+        return c.total
     }
 
     /// MAGE's VQGAN at `side` (MAGEVQGAN.swift's Encoder/Decoder): convs, plus the nearest-code
     /// search (2·K·D per token). Average pooling, GroupNorm and swish are not counted.
     static func mageVQGAN(_ cfg: MAGEVQGANConfig, side: Int) -> Double {
-        var f = 0.0
-        func conv(_ cin: Int, _ cout: Int, _ k: Int, _ out: Int) { f += 2 * Double(cin * cout * k * k) * Double(out * out) }
-        func res(_ cin: Int, _ cout: Int, _ s: Int) {
-            conv(cin, cout, 3, s); conv(cout, cout, 3, s)
-            if cin != cout { conv(cin, cout, 1, s) }
-        }
+        var c = ConvFlops()
+        func conv(_ cin: Int, _ cout: Int, _ k: Int, _ out: Int) { c.conv(cin, cout, k, out) }
+        func res(_ cin: Int, _ cout: Int, _ s: Int) { c.res(cin, cout, s) }
         let ch = cfg.ch, mult = cfg.chMult, n = mult.count
         // Encoder: conv_in, levels (avg-pool between), mid, conv_out 1×1.
         var s = side, cin = ch
@@ -602,7 +609,7 @@ enum PeerFlops {
         }
         res(cin, cin, s); res(cin, cin, s)
         conv(cin, cfg.zChannels, 1, s)
-        f += 2 * Double(cfg.nEmbed * cfg.embedDim) * Double(s * s)
+        c.total += 2 * Double(cfg.nEmbed * cfg.embedDim) * Double(s * s)
         // Decoder: conv_in, mid, levels coarsest first (nearest ×2 then conv), conv_out.
         conv(cfg.zChannels, cin, 3, s)
         res(cin, cin, s); res(cin, cin, s)
@@ -611,7 +618,7 @@ enum PeerFlops {
             if i != 0 { s *= 2; conv(cin, cin, 3, s) }
         }
         conv(cin, cfg.outCh, 3, s)
-        return f
+        return c.total
     }
 }
 
