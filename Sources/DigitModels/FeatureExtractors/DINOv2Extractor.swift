@@ -69,16 +69,19 @@ public struct DINOv2FeatureExtractor: FeatureExtractor {
         }
         let crops = (0..<images.count).map { DiGITTokenizer.crop(images.image($0), path: inputPath) }
         let x = DINOv2Input.normalized(ImageBatch(images: crops))            // (B, 3, 224, 224)
+        // One pass for every requested feature: norm(block) of all tokens, then pooled or sliced
+        // as `probeFeatures` / `patchFeatures` do.
+        let n = network.norm.vectorized(network.hiddenStates(x, throughBlock: block))  // (B, 1 + R + N, D)
+        let (b, t, d, skip) = (n.dim(0), n.dim(1), n.dim(2), network.prefixTokens)
         var out: [String: Tensor] = [:]
         for (name, f) in zip(names, features) where out[name] == nil {
             switch f {
             case .cls:
-                out[name] = network.probeFeatures(x, layers: [block], pool: .cls).reshaped([images.count, network.embedDim])
+                out[name] = Tensor(shape: [b, d], scalars: SequencePooling.row(0)(n))
             case .patchMean:
-                out[name] = network.probeFeatures(x, layers: [block], pool: .mean).reshaped([images.count, network.embedDim])
+                out[name] = Tensor(shape: [b, d], scalars: SequencePooling.mean(skip..<t)(n))
             case .patchTokens:
-                let t = network.patchFeatures(x, block: block)                // (B, N, D)
-                out[name] = t.reshaped([images.count, t.dim(1) * t.dim(2)])
+                out[name] = n.slice(axis: 1, skip..<t).reshaped([b, (t - skip) * d])  // (B, N·D)
             }
         }
         return out
