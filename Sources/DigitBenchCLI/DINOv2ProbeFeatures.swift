@@ -66,12 +66,9 @@ struct DINOv2ProbeFeatureSource: ProbeFeatureSource {
             settings: ["weights": weightsTag, "path": "lp224", "pool": pool.rawValue, "pos_embed": net.provenance,
                        "blocks": blocks.map(String.init).joined(separator: ",")],
             layers: blocks.count, dimension: net.embedDim, batch: batch, cache: cache)
-        func run(_ path: String, _ name: String) throws -> ProbeFeatures {
-            try extraction.split(path, name: name, progress: progress) { images in
-                let crops = images.map { DiGITTokenizer.crop($0, path: .lp224) }
-                return net.probeFeatures(DINOv2Input.normalized(ImageBatch(images: crops)), layers: blocks, pool: pool).scalars
-            }
+        return try extraction.splits(train: train, val: val, progress: progress) { images in
+            let crops = images.map { DiGITTokenizer.crop($0, path: .lp224) }
+            return net.probeFeatures(DINOv2Input.normalized(ImageBatch(images: crops)), layers: blocks, pool: pool).scalars
         }
-        return (try run(train, "train"), try run(val, "val"))
     }
 }

@@ -54,15 +54,10 @@ struct DiGITProbeFeatureSource: ProbeFeatureSource {
     }
 
     func load(progress: (String) -> Void) throws -> (train: ProbeFeatures, val: ProbeFeatures) {
-        (try split(train, name: "train", progress: progress), try split(val, name: "val", progress: progress))
-    }
-
-    /// One ImageFolder split → (N, layers, D) features and labels.
-    func split(_ path: String, name: String, progress: (String) -> Void) throws -> ProbeFeatures {
         let layers = gpt.configuration.decoderLayers, d = gpt.configuration.decoderEmbedDim
         let extraction = ProbeExtraction(model: id.rawValue, settings: ["weights": weightsTag, "path": "lp224"], layers: layers,
                                          dimension: d, batch: batch, cache: cache)
-        return try extraction.split(path, name: name, progress: progress) { images in
+        return try extraction.splits(train: train, val: val, progress: progress) { images in
             let clusters = tokenizer.encode(images: images, path: .lp224, batchSize: images.count)
             let f = try gpt.linearProbeFeatures(clusterIDs: clusters)  // (B, layers + 1, D): drop the final layer's output
             var values = [Float]()
@@ -90,6 +85,13 @@ struct ProbeExtraction {
     let layers: Int, dimension: Int
     let batch: Int
     let cache: URL?
+
+    /// The train and val splits, through the same `features`.
+    func splits(train: String, val: String, progress: (String) -> Void,
+                features: ([RGBImage]) throws -> [Float]) throws -> (train: ProbeFeatures, val: ProbeFeatures) {
+        (try split(train, name: "train", progress: progress, features: features),
+         try split(val, name: "val", progress: progress, features: features))
+    }
 
     func split(_ path: String, name: String, progress: (String) -> Void, features: ([RGBImage]) throws -> [Float]) throws -> ProbeFeatures {
         let dataset = try openDataset(path, imageFolderTree: true)

@@ -36,7 +36,7 @@ struct GPTProbeFeatureSource: ProbeFeatureSource {
     var recipe: Recipe {
         switch net {
         case let .llamaGen(g): .centerCropArr(size: g.imageSize)  // center_crop_arr
-        case .openMAGVIT2: .torchvision(size: tokenizer.inputResolution, filter: .bilinear)  // ImagePaths
+        case .openMAGVIT2: ReconCodec.neural(tokenizer).recipe  // ImagePaths
         }
     }
 
@@ -125,10 +125,7 @@ struct GPTProbeFeatureSource: ProbeFeatureSource {
             settings: ["weights": weightsTag, "path": recipe.description, "tokenizer": tokenizer.id, "pool": pool.rawValue,
                        "blocks": blocks.map(String.init).joined(separator: ","), "class": "null"],
             layers: blocks.count, dimension: dimension, batch: batch, cache: cache)
-        func run(_ path: String, _ name: String) throws -> ProbeFeatures {
-            try extraction.split(path, name: name, progress: progress) { images in try features(images) }
-        }
-        return (try run(train, "train"), try run(val, "val"))
+        return try extraction.splits(train: train, val: val, progress: progress, features: features)
     }
 
     /// (B, blocks, C) features of a batch of images, flattened.
