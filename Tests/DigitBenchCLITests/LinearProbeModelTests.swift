@@ -19,14 +19,45 @@ import _DigitTestSupport
         }
     }
 
+    /// A temporary train/val tree (``makeTree``), a cache directory and a JSON output for one test.
+    struct ProbeTree {
+        let root: URL
+        var cache: URL { root.appendingPathComponent("cache") }
+        var out: URL { root.appendingPathComponent("probe.json") }
+
+        init(_ tag: String) throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("\(tag)-\(UUID().uuidString)")
+            try LinearProbeModelTests.makeTree(root)
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: root) }
+
+        /// `linear-probe` + `args` on this tree, with its cache, C = 1 and JSON output.
+        func command(_ args: [String]) throws -> DigitBenchCommand.LinearProbeCommand {
+            let all = ["linear-probe"] + args + ["--train", root.appendingPathComponent("train").path, "--val", root.appendingPathComponent("val").path,
+                                                 "--cache", cache.path, "--c", "1", "-o", out.path]
+            return try #require(try DigitBenchCommand.parseAsRoot(all) as? DigitBenchCommand.LinearProbeCommand)
+        }
+
+        /// Every cached `features.npy` (one per split).
+        func cachedFeatures() throws -> [NPYArray] {
+            let entries = try FileManager.default.subpathsOfDirectory(atPath: cache.path).filter { $0.hasSuffix("/features.npy") }
+            return try entries.map { try NPY.read(contentsOf: cache.appendingPathComponent($0)) }
+        }
+
+        /// The layer names of the JSON result.
+        func layerNames() throws -> [String] {
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+            return try #require(json["layers"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+        }
+    }
+
     @Test func digitBaseFeaturesAreTheStage1InnerStatesAndAreCached() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        try Self.makeTree(root)
-        let cache = root.appendingPathComponent("cache"), out = root.appendingPathComponent("probe.json")
-        let args = ["linear-probe", "--model", "digit-base", "--weights", "seeded", "--train", root.appendingPathComponent("train").path,
-                    "--val", root.appendingPathComponent("val").path, "--cache", cache.path, "--c", "1", "-o", out.path]
-        var cmd = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
+        let tree = try ProbeTree("probe")
+        defer { tree.remove() }
+        let (cache, out) = (tree.cache, tree.out)
+        let args = ["--model", "digit-base", "--weights", "seeded"]
+        var cmd = try tree.command(args)
         try cmd.run()
 
         // One FeatureCache entry per split (plus the digest memo); train is the one whose labels are [0, 1]
@@ -51,7 +82,7 @@ import _DigitTestSupport
         #expect(arrays.filter { $0.floats() == expected }.count == 1)
 
         let first = try Data(contentsOf: out)
-        var again = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
+        var again = try tree.command(args)
         try again.run()  // reads the cache: no new files, same result
         #expect(try listing() == files)
         let a = try #require(try JSONSerialization.jsonObject(with: first) as? [String: Any])
@@ -68,17 +99,11 @@ import _DigitTestSupport
     /// are DINOv2's pooled blocks of the Resize 256 + CenterCrop 224 crops (the pooling is checked
     /// against upstream tokens in DINOv2ProbeTests), and the table names the blocks.
     @Test func dinov2FeaturesArePooledBlocks() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-dino-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        try Self.makeTree(root)
-        let cache = root.appendingPathComponent("cache"), out = root.appendingPathComponent("probe.json")
-        let args = ["linear-probe", "--model", "dinov2-vitb14-reg4", "--weights", "seeded", "--layers", "-1,9", "--pool", "mean",
-                    "--train", root.appendingPathComponent("train").path, "--val", root.appendingPathComponent("val").path,
-                    "--cache", cache.path, "--c", "1", "-o", out.path]
-        var cmd = try #require(try DigitBenchCommand.parseAsRoot(args) as? DigitBenchCommand.LinearProbeCommand)
+        let tree = try ProbeTree("probe-dino")
+        defer { tree.remove() }
+        var cmd = try tree.command(["--model", "dinov2-vitb14-reg4", "--weights", "seeded", "--layers", "-1,9", "--pool", "mean"])
         try cmd.run()
-        let entries = try FileManager.default.subpathsOfDirectory(atPath: cache.path).filter { $0.hasSuffix("/features.npy") }
-        let arrays = try entries.map { try NPY.read(contentsOf: cache.appendingPathComponent($0)) }
+        let arrays = try tree.cachedFeatures()
         #expect(arrays.map(\.shape) == [[2, 2, 768], [2, 2, 768]])
 
         let net = try DINOv2(.vitb14reg4, weights: .seeded(), interpolation: .hub)
@@ -87,10 +112,7 @@ import _DigitTestSupport
         }
         let expected = net.probeFeatures(DINOv2Input.normalized(ImageBatch(images: images)), layers: [11, 9], pool: .mean).scalars
         #expect(arrays.filter { $0.floats() == expected }.count == 1)  // val's entry, the same computation bit for bit
-
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
-        let layers = try #require(json["layers"] as? [[String: Any]])
-        #expect(layers.compactMap { $0["name"] as? String } == ["block[11]", "block[9]"])
+        #expect(try tree.layerNames() == ["block[11]", "block[9]"])
     }
 
     /// `--model llamagen-gpt-b --layers -1,3 --image-size 128` (default `--pool mean`; 128 px keeps the
@@ -99,19 +121,14 @@ import _DigitTestSupport
     /// under the null class (the pooled states are checked against upstream logits and a torch port in
     /// GPTProbeTests), and `--pool cls` is refused for GPTs.
     @Test func llamaGenFeaturesArePooledBlockOutputs() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probe-llamagen-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        try Self.makeTree(root)
-        let cache = root.appendingPathComponent("cache"), out = root.appendingPathComponent("probe.json")
-        let base = ["linear-probe", "--model", "llamagen-gpt-b", "--weights", "seeded", "--layers", "-1,3", "--image-size", "128",
-                    "--train", root.appendingPathComponent("train").path, "--val", root.appendingPathComponent("val").path,
-                    "--cache", cache.path, "--c", "1", "-o", out.path]
-        var refused = try #require(try DigitBenchCommand.parseAsRoot(base + ["--pool", "cls"]) as? DigitBenchCommand.LinearProbeCommand)
+        let tree = try ProbeTree("probe-llamagen")
+        defer { tree.remove() }
+        let base = ["--model", "llamagen-gpt-b", "--weights", "seeded", "--layers", "-1,3", "--image-size", "128"]
+        var refused = try tree.command(base + ["--pool", "cls"])
         #expect(throws: (any Error).self) { try refused.run() }
-        var cmd = try #require(try DigitBenchCommand.parseAsRoot(base) as? DigitBenchCommand.LinearProbeCommand)
+        var cmd = try tree.command(base)
         try cmd.run()
-        let entries = try FileManager.default.subpathsOfDirectory(atPath: cache.path).filter { $0.hasSuffix("/features.npy") }
-        let arrays = try entries.map { try NPY.read(contentsOf: cache.appendingPathComponent($0)) }
+        let arrays = try tree.cachedFeatures()
         #expect(arrays.map(\.shape) == [[2, 2, 768], [2, 2, 768]])
 
         let generator = try LlamaGenGenerator(id: .llamagenGPTB, imageSize: 128, gptWeights: .seeded(), vqWeights: .seeded())
@@ -123,9 +140,6 @@ import _DigitTestSupport
         #expect(tokens.allSatisfy { $0.count == 64 })
         let expected = generator.gpt.probeFeatures(tokens: tokens, layers: [11, 3], pool: .mean).scalars
         #expect(arrays.filter { $0.floats() == expected }.count == 1)  // val's entry, the same computation bit for bit
-
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
-        let layers = try #require(json["layers"] as? [[String: Any]])
-        #expect(layers.compactMap { $0["name"] as? String } == ["layers[11]", "layers[3]"])
+        #expect(try tree.layerNames() == ["layers[11]", "layers[3]"])
     }
 }
