@@ -73,10 +73,9 @@ enum SymmetricEigen {
         for i in 0..<n { minPivot = min(minPivot, l[i * n + i] * l[i * n + i]) }
         if minPivot <= pivotTolerance { return .failure(CongruenceRefusalError(reason: .smallPivot(minPivot))) }
         if let kd = twoStageBandwidth {
-            let m = congruence(factor: &l, s2, n: n)
+            var m = congruence(factor: &l, s2, n: n)
             l = []
-            var mm = m
-            let w = try mm.withUnsafeMutableBufferPointer { try TwoStageTridiagonal.eigenvalues($0.baseAddress!, n: n, bandwidth: kd) }
+            let w = try m.withUnsafeMutableBufferPointer { try TwoStageTridiagonal.eigenvalues($0.baseAddress!, n: n, bandwidth: kd) }
             return .success((w, minPivot))
         }
         var a = s2
@@ -95,7 +94,9 @@ enum SymmetricEigen {
     /// triangle is zeroed here) and symmetric `s`: W = S L by one `dtrmm`, then block row I of
     /// the lower triangle, (Lᵀ W)[I, 0..<I+b] = L[I..<n, I]ᵀ W[I..<n, 0..<I+b], by one `dgemm` per
     /// block row of 256 — 4/3 n³ flops in large level-3 calls, where `dsygst` does n³ in many
-    /// smaller ones (about half the dgemm rate here at n = 2048).
+    /// smaller ones (about half the dgemm rate here at n = 2048). The result overwrites W block row
+    /// by block row (later blocks read only rows of W below the ones written), so the only n × n
+    /// buffer besides `l` is the returned one.
     static func congruence(factor l: inout [Double], _ s: [Double], n: Int) -> [Double] {
         l.withUnsafeMutableBufferPointer { pl in
             let pl = pl.baseAddress!
@@ -104,7 +105,8 @@ enum SymmetricEigen {
             }
         }
         var w = s
-        var m = [Double](repeating: 0, count: n * n)
+        let block = 256
+        var t = [Double](repeating: 0, count: min(block, n) * n)
         let nn = Int32(n)
         l.withUnsafeBufferPointer { pl in
             let pl = pl.baseAddress!
@@ -113,20 +115,21 @@ enum SymmetricEigen {
                 Threads.blasCall {
                     cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, nn, nn, 1, pl, nn, pw, nn)
                 }
-                m.withUnsafeMutableBufferPointer { pm in
-                    let pm = pm.baseAddress!
-                    let block = 256
+                t.withUnsafeMutableBufferPointer { pt in
+                    let pt = pt.baseAddress!
                     for i in stride(from: 0, to: n, by: block) {
                         let b = min(block, n - i)
+                        // T (b × (i + b), leading dimension b) = L[i..<n, i..<i+b]ᵀ W[i..<n, 0..<i+b].
                         Threads.blasCall {
                             cblas_dgemm(
                                 CblasColMajor, CblasTrans, CblasNoTrans, Int32(b), Int32(i + b), Int32(n - i), 1,
-                                pl + i * n + i, nn, pw + i, nn, 0, pm + i, nn)
+                                pl + i * n + i, nn, pw + i, nn, 0, pt, Int32(b))
                         }
+                        for col in 0..<(i + b) { (pw + col * n + i).update(from: pt + col * b, count: b) }
                     }
                 }
             }
         }
-        return m
+        return w
     }
 }
