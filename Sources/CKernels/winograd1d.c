@@ -19,9 +19,7 @@ void dbk_w1d_apply_portable(const float *mat, int64_t rows, int64_t cols,
             float *out = d + r * dst_row;
             for (int64_t i = 0; i < n; i++) {
                 float acc = 0.0f;
-                for (int64_t k = 0; k < cols; k++) {
-                    if (c[k] != 0.0f) acc = fmaf(c[k], s[k * src_row + i], acc);
-                }
+                for (int64_t k = 0; k < cols; k++) acc = fmaf(c[k], s[k * src_row + i], acc);
                 out[i] = acc;
             }
         }
@@ -40,9 +38,7 @@ W1D_AVX2 W1D_INLINE void w1d_block(const float *mat, int64_t rows, const float *
     for (int64_t r = 0; r < rows; r++) {
         const float *c = mat + r * COLS;
         __m256 acc = _mm256_setzero_ps();
-        for (int k = 0; k < COLS; k++) {
-            if (c[k] != 0.0f) acc = _mm256_fmadd_ps(_mm256_set1_ps(c[k]), v[k], acc);
-        }
+        for (int k = 0; k < COLS; k++) acc = _mm256_fmadd_ps(_mm256_set1_ps(c[k]), v[k], acc);
         _mm256_storeu_ps(d + r * dst_row + i, acc);
     }
 }

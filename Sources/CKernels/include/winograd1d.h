@@ -11,7 +11,7 @@ extern "C" {
 
 /// For every tile t < tiles and row r < rows:
 ///   dst[t·dst_tile + r·dst_row + i] = Σ_{k < cols} mat[r·cols + k] · src[t·src_tile + k·src_row + i],  i < n,
-/// summed in increasing k from the first nonzero coefficient (zero coefficients are skipped).
+/// fused multiply-adds in increasing k from +0 (zero coefficients included: the sum is the same).
 /// cols ≤ 16. dst must not overlap src.
 void dbk_w1d_apply(const float *mat, int64_t rows, int64_t cols,
                    const float *src, int64_t src_row, int64_t src_tile,
