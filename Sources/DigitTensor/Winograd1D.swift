@@ -71,18 +71,24 @@ public struct Winograd1DWeights: Sendable {
         outChannels = o
         inChannels = c
         let a = tile.alpha, r = tile.r, g = tile.matrices.g
-        var u = [Float](repeating: 0, count: a * o * c)
-        for oc in 0..<o {
-            for ci in 0..<c {
-                let w = (oc * c + ci) * r
-                for e in 0..<a {
-                    var s = 0.0
-                    for k in 0..<r { s += g[e * r + k] * Double(weight[w + k]) }
-                    u[(e * o + oc) * c + ci] = Float(s)
+        u = [Float](unsafeUninitializedCapacity: a * o * c) { pu, count in
+            weight.withUnsafeBufferPointer { pw in
+                g.withUnsafeBufferPointer { pg in
+                    let (pu, pw, pg) = (pu.baseAddress!, pw.baseAddress!, pg.baseAddress!)
+                    parallelFor(o) { oc in
+                        for ci in 0..<c {
+                            let w = pw + (oc * c + ci) * r
+                            for e in 0..<a {
+                                var s = 0.0
+                                for k in 0..<r { s += pg[e * r + k] * Double(w[k]) }
+                                (pu + (e * o + oc) * c + ci).initialize(to: Float(s))
+                            }
+                        }
+                    }
                 }
             }
+            count = a * o * c
         }
-        self.u = u
     }
 }
 
@@ -126,8 +132,9 @@ public enum Winograd1DTuning {
 /// across direction (the transforms run eight lanes of it at a time). A task takes consecutive
 /// lines (of consecutive images: the sgemm computes each output column independently of the
 /// others, as the FID Inception's im2col path also relies on) of about
-/// ``Winograd1DTuning/targetTiles`` tiles. With `onCallingThread` (or one thread) the tasks run in
-/// turn on the calling thread, else they are handed out over the threads (single-threaded BLAS).
+/// ``Winograd1DTuning/targetTiles`` tiles. With `onCallingThread` (or a single task) the tasks run in
+/// turn on the calling thread (sgemm multi-threaded outside a single-threaded section), else they
+/// are handed out over the threads, each with single-threaded BLAS.
 public func conv2dWinograd1D(
     _ x: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int, layout inLayout: PlaneLayout,
     axis: Winograd1DAxis, weights: Winograd1DWeights, padding p: Int, epilogue: WinogradEpilogue,
@@ -233,8 +240,9 @@ public func conv2dWinograd1D(
         }
 
         if threads <= 1 {
+            // One task at a time; sgemm may use every thread unless the caller is in a single-threaded section.
             Scratch.with(count: perWorker) { sc in
-                Threads.withSingleThreadedBLAS { for i in 0..<taskCount { run(task: i, scratch: sc) } }
+                for i in 0..<taskCount { run(task: i, scratch: sc) }
             }
         } else {
             Scratch.with(count: threads * perWorker) { sc in

@@ -41,11 +41,12 @@ struct Winograd1DTests {
     }
 
     /// The bound per output, with K = r·C products of magnitude ≤ 1 (im2col's float32 error is
-    /// about 1e-7·K). The transforms' coefficients grow with m (Bᵀ up to 21/4 for F(2, 7), 17.5
-    /// for F(3, 7), ~30 for F(4, 7), ~80 for F(6, 7); Aᵀ up to (4/3)⁵ or 2⁵), and so does their
-    /// rounding of the transformed values: F(2, r) keeps the im2col op test's 1e-6·K + 1e-6,
-    /// F(3, 7), F(4, ·) and F(6, 3) 4e-6·K + 4e-6, F(6, 7) 1e-5·K + 1e-5 (measured values in
-    /// docs/conv-perf.md: each is 3-10x inside its bound).
+    /// about 1e-7·K). The transforms' coefficients grow with m (largest |Bᵀ| / |Aᵀ|: 5.25 / 2 for
+    /// F(2, 7), 10.6 / 4 for F(3, 7), 8.2 / 8 for F(4, 7), 18.5 / 32 for F(6, 7), 5 / 8 for F(4, 3),
+    /// 5.25 / 32 for F(6, 3)), and so does their rounding of the transformed values: F(2, r) keeps
+    /// the im2col op test's 1e-6·K + 1e-6, F(3, 7), F(4, ·) and F(6, 3) 4e-6·K + 4e-6, F(6, 7)
+    /// 1e-5·K + 1e-5. Measured (docs/conv-perf.md) 8-40x inside these bounds; the im2col error of
+    /// the same case is printed alongside with DIGIT_BENCH_VERBOSE=1.
     static func bound(_ t: Winograd1DCase) -> Double {
         let k = Double(t.r * t.c)
         switch (t.m, t.r) {
