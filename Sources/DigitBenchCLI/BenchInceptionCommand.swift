@@ -87,6 +87,7 @@ extension DigitBenchCommand {
             let net = try InceptionV3(weights: .seeded())
             let rows = net.profile(batch: InceptionV3.maxGroup, seconds: processCPUSeconds)
             print("FID Inception per-layer profile: group of \(InceptionV3.maxGroup) images, single-threaded BLAS section, process CPU ms per image (best of 3)")
+            print("Winograd transforms: \(WinogradTuning.transforms) (\(WinogradTransforms.available) available); \"swift\" columns: the portable ones")
             print("load average " + loadAverage().map { String(format: "%.2f", $0) }.joined(separator: " "))
             func ms(_ t: Double?) -> String { t.map { String(format: "%.2f", $0 * 1e3) } ?? "" }
             var table: [[String]] = []
@@ -98,10 +99,11 @@ extension DigitBenchCommand {
                 table.append([
                     r.name, r.shape, r.flopsPerImage > 0 ? String(format: "%.3f", r.flopsPerImage / 1e9) : "",
                     ms(cur), ms(r.secondsPerImage["im2col"] ?? r.secondsPerImage["pool"]), ms(r.secondsPerImage["winograd2"]),
-                    ms(r.secondsPerImage["winograd4"]), r.flopsPerImage > 0 ? String(format: "%.1f", r.flopsPerImage / cur / 1e9) : "",
+                    ms(r.secondsPerImage["winograd4"]), ms(r.secondsPerImage["winograd2-swift"]), ms(r.secondsPerImage["winograd4-swift"]),
+                    r.flopsPerImage > 0 ? String(format: "%.1f", r.flopsPerImage / cur / 1e9) : "",
                 ])
             }
-            let header = ["unit", "shape", "GFLOP", "ms (used)", "im2col/pool", "F(2x2)", "F(4x4)", "GFLOP/s (used)"]
+            let header = ["unit", "shape", "GFLOP", "ms (used)", "im2col/pool", "F(2x2)", "F(4x4)", "F(2x2) swift", "F(4x4) swift", "GFLOP/s (used)"]
             let widths = header.indices.map { i in ([header[i]] + table.map { $0[i] }).map(\.count).max()! }
             for line in [header] + table { print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")) }
             print(String(format: "total %.1f ms per image of one core (%.2f GFLOP, %.1f GFLOP/s)", total * 1e3, totalFlops / 1e9, totalFlops / total / 1e9))
