@@ -220,14 +220,14 @@ public struct InceptionV3: Sendable {
 
 extension InceptionV3 {
     /// The units computed by Winograd F(m×m, 3×3), with their tile m: the 3×3 stride-1 units where
-    /// it measured faster than im2col on an idle machine (`digit-bench bench inception --profile`,
-    /// docs/conv-perf.md). F(2×2) (rounding within a few ulps of im2col's) wherever it is about as
-    /// fast as F(4×4): the stem's Conv2d_2a (32→32 at 147×147) and Conv2d_4a (80→192 at 71×71), and
-    /// Mixed_7b/7c.branch3x3dbl_2 (448→384 at 8×8). F(4×4) where it is clearly faster: Conv2d_2b
-    /// (32→64 at 147×147) and the 35×35 branch3x3dbl_2/_3 convs (64→96, 96→96); their rounding keeps
-    /// the fixtures' features well inside tolerance (InceptionTests; docs/conv-perf.md lists max |Δ|).
+    /// it measured faster than im2col (`digit-bench bench inception --profile`, docs/conv-perf.md),
+    /// with CKernels' AVX-512 transforms. F(4×4) for the stem's Conv2d_2a/2b/4a (32→32, 32→64 at
+    /// 147×147, 80→192 at 71×71) and the 35×35 branch3x3dbl_2/_3 convs (64→96, 96→96), where it is
+    /// 20–45 % faster than F(2×2); its larger rounding leaves the fixtures' features at ≤ 2 % of
+    /// their tolerance (InceptionTests, the same as with im2col). F(2×2) (rounding within a few ulps
+    /// of im2col's) for Mixed_7b/7c.branch3x3dbl_2 (448→384 at 8×8), where F(4×4) is no faster.
     static let winogradUnits: [String: Int] = [
-        "Conv2d_2a_3x3": 2, "Conv2d_2b_3x3": 4, "Conv2d_4a_3x3": 2,
+        "Conv2d_2a_3x3": 4, "Conv2d_2b_3x3": 4, "Conv2d_4a_3x3": 4,
         "Mixed_5b.branch3x3dbl_2": 4, "Mixed_5b.branch3x3dbl_3": 4,
         "Mixed_5c.branch3x3dbl_2": 4, "Mixed_5c.branch3x3dbl_3": 4,
         "Mixed_5d.branch3x3dbl_2": 4, "Mixed_5d.branch3x3dbl_3": 4,
