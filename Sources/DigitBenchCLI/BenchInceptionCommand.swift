@@ -94,6 +94,7 @@ extension DigitBenchCommand {
             if let t = winograd1dTiles { Winograd1DTuning.targetTiles = t }
             let rows = net.profile(batch: InceptionV3.maxGroup, only: only, seconds: processCPUSeconds)
             print("FID Inception per-layer profile: group of \(InceptionV3.maxGroup) images, single-threaded BLAS section, process CPU ms per image (best of 3)")
+            print("Winograd transforms: \(WinogradTuning.transforms) (\(WinogradTransforms.available) available); \"swift\" columns: the portable ones")
             print("load average " + loadAverage().map { String(format: "%.2f", $0) }.joined(separator: " "))
             func ms(_ t: Double?) -> String { t.map { String(format: "%.2f", $0 * 1e3) } ?? "" }
             var table: [[String]] = []
@@ -105,11 +106,14 @@ extension DigitBenchCommand {
                 table.append([
                     r.name, r.shape, r.flopsPerImage > 0 ? String(format: "%.3f", r.flopsPerImage / 1e9) : "",
                     ms(cur), ms(r.secondsPerImage["im2col"] ?? r.secondsPerImage["pool"]), ms(r.secondsPerImage["winograd2"]),
-                    ms(r.secondsPerImage["winograd4"]), ms(r.secondsPerImage["winograd1d_2"]), ms(r.secondsPerImage["winograd1d_3"]),
-                    ms(r.secondsPerImage["winograd1d_4"]), ms(r.secondsPerImage["winograd1d_6"]), r.flopsPerImage > 0 ? String(format: "%.1f", r.flopsPerImage / cur / 1e9) : "",
+                    ms(r.secondsPerImage["winograd4"]), ms(r.secondsPerImage["winograd2-swift"]), ms(r.secondsPerImage["winograd4-swift"]),
+                    ms(r.secondsPerImage["winograd1d_2"]), ms(r.secondsPerImage["winograd1d_3"]),
+                    ms(r.secondsPerImage["winograd1d_4"]), ms(r.secondsPerImage["winograd1d_6"]),
+                    r.flopsPerImage > 0 ? String(format: "%.1f", r.flopsPerImage / cur / 1e9) : "",
                 ])
             }
-            let header = ["unit", "shape", "GFLOP", "ms (used)", "im2col/pool", "F(2x2)", "F(4x4)", "F(2,r)", "F(3,r)", "F(4,r)", "F(6,r)", "GFLOP/s (used)"]
+            let header = ["unit", "shape", "GFLOP", "ms (used)", "im2col/pool", "F(2x2)", "F(4x4)", "F(2x2) swift", "F(4x4) swift",
+                          "F(2,r)", "F(3,r)", "F(4,r)", "F(6,r)", "GFLOP/s (used)"]
             let widths = header.indices.map { i in ([header[i]] + table.map { $0[i] }).map(\.count).max()! }
             for line in [header] + table { print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")) }
             print(String(format: "total %.1f ms per image of one core (%.2f GFLOP, %.1f GFLOP/s)", total * 1e3, totalFlops / 1e9, totalFlops / total / 1e9))

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Winograd minimal filtering F(m×m, 3×3) for 3×3, stride-1, undilated, ungrouped convolutions
@@ -131,6 +132,45 @@ public enum WinogradTuning {
     nonisolated(unsafe) public static var targetTiles = 512
     /// Upper bound on one task's transformed input + gemm output, per thread.
     nonisolated(unsafe) public static var maxTaskBytes = 12 << 20
+    /// Which input/output transforms run (`DIGIT_BENCH_WINOGRAD_TRANSFORMS=swift|avx2|avx512` for A/B
+    /// runs; default: the best this CPU has). All give the same bits.
+    nonisolated(unsafe) public static var transforms: WinogradTransforms = {
+        switch ProcessInfo.processInfo.environment["DIGIT_BENCH_WINOGRAD_TRANSFORMS"] {
+        case "swift": return .swift
+        case "avx2": return .avx2
+        case "avx512": return .avx512
+        default: return .best
+        }
+    }()
+}
+
+/// The implementation of the Winograd input and output transforms: the portable Swift ones (four
+/// SIMD lanes) or CKernels' AVX2+FMA (8 lanes) / AVX-512 (16 lanes) ones, chosen at run time. Same
+/// formulas in the same order: the results are bit-identical (`WinogradTests`).
+public enum WinogradTransforms: Sendable, Equatable {
+    case swift, avx2, avx512
+    /// AVX-512 if the CPU has it, else AVX2 + FMA, else Swift.
+    case best
+
+    /// The CKernels `isa` argument (0: Swift), capped by what this CPU has.
+    var isa: Int32 {
+        let have = dbk_winograd_isa()
+        switch self {
+        case .swift: return 0
+        case .avx2: return min(1, have)
+        case .avx512: return have >= 2 ? 2 : min(1, have)
+        case .best: return have
+        }
+    }
+
+    /// The transforms that ``best`` selects on this CPU.
+    public static var available: WinogradTransforms {
+        switch dbk_winograd_isa() {
+        case 2: return .avx512
+        case 1: return .avx2
+        default: return .swift
+        }
+    }
 }
 
 /// 3×3 stride-1 convolution by Winograd F(m×m, 3×3) (reference: `torch.nn.functional.conv2d` with
@@ -204,11 +244,12 @@ public enum WinogradEpilogue: Sendable {
 ///   for its im2col path too (its batch-invariance test covers this).
 /// - `onCallingThread`: run every stage on the calling thread (the caller already parallelises,
 ///   e.g. one group of images per worker inside `Threads.withSingleThreadedBLAS`).
+/// - `transforms`: the transform implementation (nil: ``WinogradTuning/transforms``).
 public func conv2dWinograd(
     _ x: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int, layout inLayout: PlaneLayout,
     weights: WinogradWeights, padding: Padding2d, epilogue: WinogradEpilogue,
     into out: UnsafeMutablePointer<Float>, layout outLayout: PlaneLayout,
-    tasksSpanImages: Bool = false, onCallingThread: Bool = false
+    tasksSpanImages: Bool = false, onCallingThread: Bool = false, transforms: WinogradTransforms? = nil
 ) {
     let c = weights.inChannels, o = weights.outChannels
     let oh = h + padding.top + padding.bottom - 2, ow = w + padding.left + padding.right - 2
@@ -224,6 +265,7 @@ public func conv2dWinograd(
         (bias, scale, shift) = (nil, a, b)
     }
     let tile = weights.tile, m = tile.m, a = tile.alpha, aa = a * a
+    let isa = (transforms ?? WinogradTuning.transforms).isa
     let tilesH = (oh + m - 1) / m, tilesW = (ow + m - 1) / m
     // Tile rows per task: about targetTiles tiles, within maxTaskBytes; balanced blocks per image
     // (or over all images' rows with tasksSpanImages). Row g of the task list is tile row
@@ -258,6 +300,10 @@ public func conv2dWinograd(
                         /// Input transform of the task's channels `chans` into V (α², C, T).
                         func transformInput(rows g0: Int, _ g1: Int, chans: Range<Int>, v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
                             let t = (g1 - g0) * tilesW
+                            if isa > 0, dbk_winograd_input(
+                                isa, Int32(m), xs, Int64(inLayout.imageStride), Int64(inLayout.channelStride), Int64(h), Int64(w),
+                                Int64(padding.top), Int64(padding.left), Int64(tilesH), Int64(tilesW), Int64(g0), Int64(g1),
+                                Int64(chans.lowerBound), Int64(chans.upperBound), Int64(c), v) != 0 { return }
                             let padded = rows, trans = rows + a * wp, phases = rows + 2 * a * wp
                             for ch in chans {
                                 for g in g0..<g1 {
@@ -304,6 +350,10 @@ public func conv2dWinograd(
                         /// Output transform of channels `chans` from M (α², O, T) into the output (+ epilogue).
                         func transformOutput(rows g0: Int, _ g1: Int, chans: Range<Int>, mm: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
                             let t = (g1 - g0) * tilesW
+                            if isa > 0, dbk_winograd_output(
+                                isa, Int32(m), mm, Int64(o), Int64(tilesH), Int64(tilesW), Int64(g0), Int64(g1),
+                                Int64(chans.lowerBound), Int64(chans.upperBound), os, Int64(outLayout.imageStride),
+                                Int64(outLayout.channelStride), Int64(oh), Int64(ow), pb, ps, pt) != 0 { return }
                             let wrows = rows, yrows = rows + m * a * tilesW
                             for oc in chans {
                                 let bv = pb?[oc] ?? 0

@@ -136,7 +136,7 @@ struct InceptionTests {
             let r = worstRatio(actual, expected, atol: 1e-4, rtol: 1e-4)
             #expect(r <= 1, "\(name) \(file): \(compare(actual, expected))")
             if ProcessInfo.processInfo.environment["DIGIT_BENCH_VERBOSE"] != nil {
-                print("\(inputProtocol.rawValue) \(name) \(file): \(compare(actual, expected))")
+                print("\(inputProtocol.rawValue) \(name) \(file): worst |Δ|/tol \(r) \(compare(actual, expected))")
             }
         }
     }
@@ -165,6 +165,9 @@ struct InceptionTests {
             let scale = expected.map(abs).max()!
             let r = worstRatio(picked, expected, atol: 1e-4 * scale, rtol: 1e-4)
             #expect(r <= 1, "\(file): \(compare(picked, expected))")
+            if ProcessInfo.processInfo.environment["DIGIT_BENCH_VERBOSE"] != nil {
+                print("astronaut \(file): worst |Δ|/tol \(r) \(compare(picked, expected))")
+            }
         }
         let pool3 = try InceptionFixture.row("pfid_pool3.npy", "astronaut_512x512")
         #expect(worstRatio(a.features[.pool3]!, pool3, atol: 1e-4, rtol: 1e-4) <= 1)

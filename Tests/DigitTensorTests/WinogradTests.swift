@@ -89,4 +89,55 @@ struct WinogradTests {
             }
         }
     }
+
+    /// A raw-plane Winograd convolution (optionally in the FID Inception's (C, N, H, W) layout) with
+    /// the given transforms.
+    static func rawConv(_ x: Tensor, _ u: WinogradWeights, pad: Padding2d, cnhw: Bool, epilogue: WinogradEpilogue,
+                        transforms: WinogradTransforms) -> [Float] {
+        // x is (N, C, H, W) or (C, N, H, W).
+        let (n, h, w) = (cnhw ? x.dim(1) : x.dim(0), x.dim(2), x.dim(3))
+        let c = u.inChannels, o = u.outChannels
+        let oh = h + pad.top + pad.bottom - 2, ow = w + pad.left + pad.right - 2
+        var out = [Float](repeating: .nan, count: n * o * oh * ow)
+        x.withUnsafeBufferPointer { px in
+            out.withUnsafeMutableBufferPointer { po in
+                conv2dWinograd(
+                    px.baseAddress!, batch: n, height: h, width: w,
+                    layout: cnhw ? .cnhw(batch: n, height: h, width: w) : .nchw(channels: c, height: h, width: w),
+                    weights: u, padding: pad, epilogue: epilogue, into: po.baseAddress!,
+                    layout: cnhw ? .cnhw(batch: n, height: oh, width: ow) : .nchw(channels: o, height: oh, width: ow),
+                    tasksSpanImages: cnhw, transforms: transforms)
+            }
+        }
+        return out
+    }
+
+    @Test("CKernels' AVX2 and AVX-512 transforms give the Swift transforms' bits", arguments: [2, 4])
+    func simdTransformsMatchSwift(_ m: Int) {
+        var rng = TestRNG(seed: 40 + UInt64(m))
+        // (N, C, H, W, O, padding, Inception layout, epilogue kind: 0 none, 1 bias, 2 BatchNorm + ReLU).
+        // Widths give 1–10 tiles per row and several 8/16-tile steps with ragged ends.
+        let cases: [(Int, Int, Int, Int, Int, Padding2d, Bool, Int)] = [
+            (2, 3, 11, 13, 8, .symmetric(1, 1), false, 1),
+            (1, 4, 12, 149, 5, .zero, false, 0),
+            (2, 3, 9, 70, 4, Padding2d(top: 0, bottom: 1, left: 2, right: 0), false, 1),
+            (3, 5, 35, 35, 6, .symmetric(1, 1), true, 2),
+            (8, 4, 8, 8, 5, .symmetric(1, 1), true, 2),
+            (2, 3, 17, 147, 7, .symmetric(1, 1), true, 2),
+            (1, 2, 3, 3, 3, .symmetric(1, 1), false, 1),
+        ]
+        for (n, c, h, w, o, pad, cnhw, kind) in cases {
+            let x = rng.tensor(cnhw ? [c, n, h, w] : [n, c, h, w]), wt = rng.tensor([o, c, 3, 3])
+            let b = rng.tensor([o]).scalars, scale = rng.tensor([o]).scalars
+            let epilogue: WinogradEpilogue = kind == 0 ? .bias(nil) : kind == 1 ? .bias(b) : .scaleShiftReLU(scale: scale, shift: b)
+            let u = WinogradWeights(wt, tile: WinogradTile(m))
+            let swift = Self.rawConv(x, u, pad: pad, cnhw: cnhw, epilogue: epilogue, transforms: .swift)
+            #expect(!swift.contains { $0.isNaN })
+            for t in [WinogradTransforms.avx2, .avx512] {
+                let simd = Self.rawConv(x, u, pad: pad, cnhw: cnhw, epilogue: epilogue, transforms: t)
+                // Same formulas in the same order, no fused multiply-adds: exact.
+                #expect(simd == swift, "F(\(m)) \(t) N\(n) C\(c) \(h)x\(w) O\(o) cnhw \(cnhw) kind \(kind): \(compare(simd, swift))")
+            }
+        }
+    }
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "winograd.h"  // Winograd F(m×m, 3×3) transforms (winograd.c)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -11,8 +11,9 @@ public struct InceptionProfileRow: Sendable {
     public let shape: String
     /// Convolution FLOPs per image (0 for pools).
     public let flopsPerImage: Double
-    /// Seconds per image by algorithm: "im2col" (or "pool"), "winograd2", "winograd4" (F(m×m, 3×3)),
-    /// "winograd1d_m" (F(m, r) along the taps of a 1×r / r×1 unit); "current" is what the network uses.
+    /// Seconds per image by algorithm: "im2col" (or "pool"), "winograd2", "winograd4" (F(m×m, 3×3);
+    /// "winograd2-swift", "winograd4-swift" with the portable transforms), "winograd1d_m" (F(m, r)
+    /// along the taps of a 1×r / r×1 unit); "current" is what the network uses.
     public let secondsPerImage: [String: Double]
 }
 
@@ -20,9 +21,10 @@ extension InceptionV3 {
     /// Every unit (and pool) at its forward-pass input size, run alone on a group of `batch` random
     /// images inside a single-threaded BLAS section (as ``extract(_:protocol:features:)``'s workers
     /// run them), timed by `seconds` (e.g. process CPU time) as the best of `repeats` after a warm-up.
-    /// 3×3 stride-1 units are timed by im2col, F(2×2) and F(4×4); 1×r / r×1 units by im2col and
-    /// every implemented 1-D F(m, r).
-    /// With `only`, just the units whose name contains it (and no pools).
+    /// 3×3 stride-1 units are timed by im2col, F(2×2) and F(4×4), the latter two also with the Swift
+    /// transforms when CKernels' SIMD ones are in use (`WinogradTuning.transforms`); 1×r / r×1 units
+    /// by im2col and every implemented 1-D F(m, r). With `only`, just the units whose name contains
+    /// it (and no pools).
     public func profile(batch: Int, repeats: Int = 3, only: String? = nil, seconds: () -> Double) -> [InceptionProfileRow] {
         var rows: [InceptionProfileRow] = []
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -65,6 +67,13 @@ extension InceptionV3 {
                     for t in [2, 4] {
                         v.algorithm = .winograd(tile: t, minOutputPixels: 0)
                         times["winograd\(t)"] = best { _ = v(x) }
+                        // The same with the portable Swift transforms (when the CPU has SIMD ones).
+                        if WinogradTuning.transforms != .swift && WinogradTransforms.available != .swift {
+                            let saved = WinogradTuning.transforms
+                            WinogradTuning.transforms = .swift
+                            times["winograd\(t)-swift"] = best { _ = v(x) }
+                            WinogradTuning.transforms = saved
+                        }
                     }
                 }
             }

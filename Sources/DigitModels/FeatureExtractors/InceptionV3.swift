@@ -220,12 +220,19 @@ public struct InceptionV3: Sendable {
 
 extension InceptionV3 {
     /// The units computed by Winograd F(m×m, 3×3), with their tile m: the 3×3 stride-1 units where
-    /// it measured faster than im2col (`digit-bench bench inception --profile`, docs/conv-perf.md):
-    /// Conv2d_4a (80→192 at 71×71) and Mixed_7b/7c.branch3x3dbl_2 (448→384 at 8×8), both F(2×2),
-    /// whose rounding is within a few ulps of im2col's. The stem's 32- and 64-channel convs and the
-    /// 35×35 branch3x3dbl convs stay on im2col (Winograd's K = C sgemms are too small there).
+    /// it measured faster than im2col (`digit-bench bench inception --profile`, docs/conv-perf.md),
+    /// with CKernels' AVX-512 transforms. F(4×4) for the stem's Conv2d_2a/2b/4a (32→32, 32→64 at
+    /// 147×147, 80→192 at 71×71) and the 35×35 branch3x3dbl_2/_3 convs (64→96, 96→96), where it is
+    /// 20–45 % faster than F(2×2); its larger rounding leaves the fixtures' features at ≤ 2 % of
+    /// their tolerance (InceptionTests, the same as with im2col). F(2×2) (rounding within a few ulps
+    /// of im2col's) for Mixed_7b/7c.branch3x3dbl_2 (448→384 at 8×8), where F(4×4) is no faster.
     static let winogradUnits: [String: Int] = [
-        "Conv2d_4a_3x3": 2, "Mixed_7b.branch3x3dbl_2": 2, "Mixed_7c.branch3x3dbl_2": 2,
+        "Conv2d_2a_3x3": 4, "Conv2d_2b_3x3": 4, "Conv2d_4a_3x3": 4,
+        "Mixed_5b.branch3x3dbl_2": 4, "Mixed_5b.branch3x3dbl_3": 4,
+        "Mixed_5c.branch3x3dbl_2": 4, "Mixed_5c.branch3x3dbl_3": 4,
+        "Mixed_5d.branch3x3dbl_2": 4, "Mixed_5d.branch3x3dbl_3": 4,
+        "Mixed_6a.branch3x3dbl_2": 4,
+        "Mixed_7b.branch3x3dbl_2": 2, "Mixed_7c.branch3x3dbl_2": 2,
     ]
 
     /// The 1×r / r×1 units computed by 1-D Winograd F(m, r), with their m (``conv2dWinograd1D``).
@@ -454,16 +461,21 @@ struct BasicConv2d: Sendable {
             return
         }
         if kernelH == 3 && kernelW == 3 && stride == 1, let tile = algorithm.winogradTile(outputPixels: oh * ow) {
-            // Winograd F(m×m, 3×3) over the group's tiles (tasks may span images: the sgemm columns
-            // are independent, as for im2col below), BatchNorm + ReLU in the output transform.
+            // Winograd F(m×m, 3×3) over the group's tiles, BatchNorm + ReLU in the output transform.
+            // Tasks span images only for the 8×8 units (16 F(2×2) tiles per image; their sgemms are
+            // large, M·N·K ≥ 2.7e6, and compute each column as for any N, as im2col's below). With
+            // more tiles per image, tasks stay within an image so that its sgemms are the same in any
+            // group: spanning made the 35×35 units' results depend on the group (sgemms of
+            // M·N·K < 1e6 take OpenBLAS's small-matrix path, whose sums depend on N).
             let u = winogradCache.weights(
                 for: Tensor(shape: [outChannels, inChannels, 3, 3], scalars: weight), tile: WinogradTile(tile))
+            let tilesPerImage = ((oh + tile - 1) / tile) * ((ow + tile - 1) / tile)
             x.withUnsafeBufferPointer { px in
                 conv2dWinograd(
                     px.baseAddress!, batch: batch, height: h, width: w, layout: .cnhw(batch: batch, height: h, width: w),
                     weights: u, padding: .symmetric(padH, padW), epilogue: .scaleShiftReLU(scale: alpha, shift: beta),
                     into: out, layout: .cnhw(batch: batch, height: oh, width: ow),
-                    tasksSpanImages: true, onCallingThread: Threads.inSingleThreadedSection)
+                    tasksSpanImages: tilesPerImage < 64, onCallingThread: Threads.inSingleThreadedSection)
             }
             return
         }
