@@ -246,15 +246,16 @@ extension InceptionV3 {
         for block in ["Mixed_7b", "Mixed_7c"] {
             for u in ["branch3x3_2a", "branch3x3_2b", "branch3x3dbl_3a", "branch3x3dbl_3b"] { units["\(block).\(u)"] = 4 }
         }
-        // k×k stride-1 convs along H, k·C deep: the 5×5 convs F(4, 5), and the 3×3 convs that are
-        // not in `winogradUnits` (2-D Winograd keeps those) F(4, 3).
+        // k×k stride-1 convs along H, k·C deep: the 5×5 convs F(4, 5); the 3×3 convs that are not
+        // in `winogradUnits` (2-D Winograd keeps those) F(6, 3) (5–10 % faster than F(4, 3), same
+        // error at the network's outputs), except Conv2d_2a (32 channels), where F(4, 3) was faster.
         for block in ["Mixed_5b", "Mixed_5c", "Mixed_5d"] {
             units["\(block).branch5x5_2"] = 4
-            units["\(block).branch3x3dbl_3"] = 4
+            units["\(block).branch3x3dbl_3"] = 6
         }
-        for block in ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a"] { units["\(block).branch3x3dbl_2"] = 4 }
+        for block in ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a"] { units["\(block).branch3x3dbl_2"] = 6 }
         units["Conv2d_2a_3x3"] = 4
-        units["Conv2d_2b_3x3"] = 4
+        units["Conv2d_2b_3x3"] = 6
         precondition(units.keys.allSatisfy { winogradUnits[$0] == nil }, "a unit is in both Winograd tables")
         return units
     }()
