@@ -20,8 +20,8 @@ public struct Winograd1DTile: Sendable, Equatable {
     /// Inputs per tile α = m + r − 1.
     public var alpha: Int { m + r - 1 }
 
-    /// The implemented (m, r): F(2, 7), F(3, 7), F(4, 7), F(6, 7), F(2, 3), F(4, 3), F(6, 3).
-    public static let supported: [(m: Int, r: Int)] = [(2, 7), (3, 7), (4, 7), (6, 7), (2, 3), (4, 3), (6, 3)]
+    /// The implemented (m, r): F(2, 7), F(3, 7), F(4, 7), F(6, 7), F(2, 5), F(4, 5), F(2, 3), F(4, 3), F(6, 3).
+    public static let supported: [(m: Int, r: Int)] = [(2, 7), (3, 7), (4, 7), (6, 7), (2, 5), (4, 5), (2, 3), (4, 3), (6, 3)]
 
     public init(m: Int, r: Int) {
         precondition(Self.supported.contains { $0 == (m, r) }, "Winograd F(m, r) is not implemented for m = \(m), r = \(r)")
@@ -57,37 +57,49 @@ public struct Winograd1DTile: Sendable, Equatable {
     }()
 }
 
-/// The filter of a 1×r or r×1 convolution in the Winograd domain: `U_e = (G g)_e` as (α, O, C).
+/// The filter of a convolution in the Winograd domain along one axis: `U_e = (G g)_e` as
+/// (α, O, C·kA), where kA is the kernel's extent across the axis (1 for 1×r / r×1 kernels; a
+/// k×k kernel is k 1-D kernels, one per offset across, summed as extra sgemm depth).
 public struct Winograd1DWeights: Sendable {
     public let tile: Winograd1DTile
     public let outChannels: Int, inChannels: Int
-    /// (α, O, C)
+    /// The kernel's taps across the Winograd axis, kA.
+    public let acrossTaps: Int
+    /// (α, O, C·kA), column c·kA + j for input channel c and across offset j.
     public let u: [Float]
 
-    /// - Parameter weight: (O, C, r) row-major — an (O, C, 1, r) or (O, C, r, 1) `nn.Conv2d` weight.
-    public init(_ weight: [Float], outChannels o: Int, inChannels c: Int, tile: Winograd1DTile) {
-        precondition(weight.count == o * c * tile.r, "Winograd1DWeights: \(weight.count) values for (\(o), \(c), \(tile.r))")
+    /// - Parameters:
+    ///   - weight: an `nn.Conv2d` weight (O, C, kH, kW) row-major: (O, C, kA, r) for `axis: .width`,
+    ///     (O, C, r, kA) for `.height`; (O, C, 1, r) and (O, C, r, 1) are both (O, C, r).
+    ///   - acrossTaps: kA.
+    public init(_ weight: [Float], outChannels o: Int, inChannels c: Int, acrossTaps ka: Int = 1,
+                axis: Winograd1DAxis = .width, tile: Winograd1DTile) {
+        let r = tile.r
+        precondition(weight.count == o * c * ka * r, "Winograd1DWeights: \(weight.count) values for (\(o), \(c), \(ka), \(r))")
         self.tile = tile
         outChannels = o
         inChannels = c
-        let a = tile.alpha, r = tile.r, g = tile.matrices.g
-        u = [Float](unsafeUninitializedCapacity: a * o * c) { pu, count in
+        acrossTaps = ka
+        // Tap k along, offset j across of (o, c): strides (1, r) for .width (kW = r), (kA, 1) for .height.
+        let (alongStride, acrossStride) = axis == .width ? (1, r) : (ka, 1)
+        let a = tile.alpha, g = tile.matrices.g, kc = c * ka
+        u = [Float](unsafeUninitializedCapacity: a * o * kc) { pu, count in
             weight.withUnsafeBufferPointer { pw in
                 g.withUnsafeBufferPointer { pg in
                     let (pu, pw, pg) = (pu.baseAddress!, pw.baseAddress!, pg.baseAddress!)
                     parallelFor(o) { oc in
-                        for ci in 0..<c {
-                            let w = pw + (oc * c + ci) * r
+                        for ci in 0..<kc {
+                            let w = pw + (oc * c + ci / ka) * ka * r + (ci % ka) * acrossStride
                             for e in 0..<a {
                                 var s = 0.0
-                                for k in 0..<r { s += pg[e * r + k] * Double(w[k]) }
-                                (pu + (e * o + oc) * c + ci).initialize(to: Float(s))
+                                for k in 0..<r { s += pg[e * r + k] * Double(w[k * alongStride]) }
+                                (pu + (e * o + oc) * kc + ci).initialize(to: Float(s))
                             }
                         }
                     }
                 }
             }
-            count = a * o * c
+            count = a * o * kc
         }
     }
 }
@@ -121,33 +133,38 @@ public enum Winograd1DTuning {
     nonisolated(unsafe) public static var targetTiles = 256
 }
 
-/// A 1×r (`axis: .width`) or r×1 (`.height`) convolution, stride 1, by Winograd F(m, r), on raw
-/// planes: `batch` images of `weights.inChannels` planes `height`×`width` at `x` (placed by
-/// `inLayout`) into `weights.outChannels` planes at `out` (placed by `outLayout`). `padding` zero
-/// elements on both ends of the tap axis (none across it); reference `F.conv2d` with weight
-/// (O, C, 1, r) / (O, C, r, 1) and padding (0, p) / (p, 0).
+/// A stride-1 convolution by Winograd F(m, r) along one axis, on raw planes: `batch` images of
+/// `weights.inChannels` planes `height`×`width` at `x` (placed by `inLayout`) into
+/// `weights.outChannels` planes at `out` (placed by `outLayout`). The kernel has r taps along the
+/// axis (`.width` for 1×r, `.height` for r×1) with `padding` zeros at both ends, and
+/// `weights.acrossTaps` = kA taps across it with `acrossPadding` zeros (kA = 1 for 1×r / r×1;
+/// a k×k kernel is k 1-D kernels whose partial sums become k·C of sgemm depth). Reference
+/// `F.conv2d` with weight (O, C, kA, r) / (O, C, r, kA), stride 1.
 ///
 /// Tiles: one "line" is the `across` outputs (a row for `.height`, a column for `.width`) of one
 /// tile position along the axis, so each V_e and M_e row holds whole lines, contiguous in the
-/// across direction (the transforms run eight lanes of it at a time). A task takes consecutive
-/// lines (of consecutive images: the sgemm computes each output column independently of the
-/// others, as the FID Inception's im2col path also relies on) of about
-/// ``Winograd1DTuning/targetTiles`` tiles. With `onCallingThread` (or a single task) the tasks run in
-/// turn on the calling thread (sgemm multi-threaded outside a single-threaded section), else they
-/// are handed out over the threads, each with single-threaded BLAS.
+/// across direction (the transforms run eight lanes of it at a time). A task takes about
+/// ``Winograd1DTuning/targetTiles`` tiles: whole images when they are small (several images per
+/// sgemm: its columns are computed independently of each other, as the FID Inception's im2col
+/// path also relies on), else a block of one image's lines, cut the same way in any batch. With
+/// `onCallingThread` (or a single task) the tasks run in turn on the calling thread (sgemm
+/// multi-threaded outside a single-threaded section), else they are handed out over the threads,
+/// each with single-threaded BLAS.
 public func conv2dWinograd1D(
     _ x: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int, layout inLayout: PlaneLayout,
-    axis: Winograd1DAxis, weights: Winograd1DWeights, padding p: Int, epilogue: WinogradEpilogue,
+    axis: Winograd1DAxis, weights: Winograd1DWeights, padding p: Int, acrossPadding pa: Int = 0, epilogue: WinogradEpilogue,
     into out: UnsafeMutablePointer<Float>, layout outLayout: PlaneLayout, onCallingThread: Bool = false
 ) {
     let tile = weights.tile, m = tile.m, r = tile.r, a = tile.alpha
-    let c = weights.inChannels, o = weights.outChannels
-    // Along the taps: input length len, output length outLen; across: A positions.
-    let (len, across) = axis == .height ? (h, w) : (w, h)
-    let outLen = len + 2 * p - r + 1
-    precondition(outLen > 0 && p >= 0, "conv2dWinograd1D: output length \(outLen) for input \(h)x\(w), padding \(p)")
+    let c = weights.inChannels, o = weights.outChannels, ka = weights.acrossTaps, kc = c * ka
+    // Along the taps: input length len, output length outLen. Across: inAcross input positions,
+    // padded to acrossP, giving `across` outputs (kA taps, stride 1).
+    let (len, inAcross) = axis == .height ? (h, w) : (w, h)
+    let outLen = len + 2 * p - r + 1, acrossP = inAcross + 2 * pa, across = acrossP - ka + 1
+    precondition(outLen > 0 && across > 0 && p >= 0 && pa >= 0,
+                 "conv2dWinograd1D: output \(outLen)x\(across) for input \(h)x\(w), padding \(p), \(pa)")
     if n == 0 { return }
-    let (oh, ow) = axis == .height ? (outLen, w) : (h, outLen)
+    let (oh, ow) = axis == .height ? (outLen, across) : (across, outLen)
     let (scale, shift, bias): ([Float]?, [Float]?, [Float]?)
     switch epilogue {
     case .bias(let b):
@@ -159,13 +176,26 @@ public func conv2dWinograd1D(
     }
     let tiles = (outLen + m - 1) / m
     let lines = n * tiles
-    let linesPerTask = max(1, min(lines, (Winograd1DTuning.targetTiles + across - 1) / across))
-    let taskCount = (lines + linesPerTask - 1) / linesPerTask
-    let maxT = linesPerTask * across
-    // Scratch per worker: V (α, C, T), M (α, O, T), the padded input plane P (rows m·tiles + r − 1,
-    // the axis, by `across`) and the output rows Q (m·tiles by `across`).
+    // Tasks (line ranges): whole images when an image has at most targetTiles tiles, else balanced
+    // blocks of each image's lines. Either way an image's lines are cut the same way whatever the
+    // batch, and a task never holds part of an image next to another (OpenBLAS's small-matrix
+    // kernels, used below ~1e6 multiply-adds, do not give a column the same bits at every offset).
+    let target = Winograd1DTuning.targetTiles
+    let tasks: [(Int, Int)]
+    if tiles * across <= target {
+        let perTask = max(1, target / (tiles * across))
+        tasks = stride(from: 0, to: n, by: perTask).map { ($0 * tiles, min(n, $0 + perTask) * tiles) }
+    } else {
+        let want = max(1, (target + across - 1) / across), blocks = (tiles + want - 1) / want
+        let per = (tiles + blocks - 1) / blocks
+        tasks = (0..<n).flatMap { b in stride(from: 0, to: tiles, by: per).map { (b * tiles + $0, b * tiles + min(tiles, $0 + per)) } }
+    }
+    let taskCount = tasks.count
+    let maxT = tasks.map { $0.1 - $0.0 }.max()! * across
+    // Scratch per worker: V (α, C·kA, T), M (α, O, T), the padded input plane P (rows m·tiles + r − 1,
+    // the axis, by acrossP) and the output rows Q (m·tiles by `across`).
     let padRows = m * tiles + r - 1
-    let vSize = a * c * maxT, mSize = a * o * maxT, pSize = padRows * across, qSize = m * tiles * across
+    let vSize = a * kc * maxT, mSize = a * o * maxT, pSize = padRows * acrossP, qSize = m * tiles * across
     let perWorker = vSize + mSize + pSize + qSize
     let threads = onCallingThread ? 1 : min(Threads.count, taskCount)
     let mats = tile.matrices
@@ -180,34 +210,44 @@ public func conv2dWinograd1D(
 
         /// Task i: lines [g0, g1) of the n·tiles lines (line g = tile g % tiles of image g / tiles).
         func run(task i: Int, scratch: UnsafeMutablePointer<Float>) {
-            let g0 = i * linesPerTask, g1 = min(lines, g0 + linesPerTask)
+            let (g0, g1) = tasks[i]
             let t = (g1 - g0) * across
             let v = scratch, mm = v + vSize, pad = mm + mSize, q = pad + pSize
-            // Input transform: V[e][ch][(g − g0)·A + j] = Σ_k Bᵀ[e][k] P[m·tile + k][j].
+            // Input transform: V[e][ch·kA + jk][(g − g0)·A + j] = Σ_k Bᵀ[e][k] P[m·tile + k][j + jk].
             for ch in 0..<c {
                 var g = g0
                 while g < g1 {
                     let b = g / tiles, ta = g % tiles, tb = min(tiles, ta + (g1 - g))
                     let plane = x + b * inLayout.imageStride + ch * inLayout.channelStride
                     // P rows m·ta ..< m·tb + r − 1: input index (row − p) along the axis, zero outside.
+                    // Across: pa zeros, the input, pa zeros.
                     for row in (m * ta)..<(m * tb + r - 1) {
-                        let dst = pad + row * across, i = row - p
+                        let dst = pad + row * acrossP, i = row - p
                         if i < 0 || i >= len {
-                            dst.update(repeating: 0, count: across)
-                        } else if axis == .height {
-                            dst.update(from: plane + i * w, count: across)
+                            dst.update(repeating: 0, count: acrossP)
+                            continue
+                        }
+                        if pa > 0 {
+                            dst.update(repeating: 0, count: pa)
+                            (dst + pa + inAcross).update(repeating: 0, count: pa)
+                        }
+                        if axis == .height {
+                            (dst + pa).update(from: plane + i * w, count: inAcross)
                         } else {
-                            for j in 0..<across { dst[j] = plane[j * w + i] }
+                            for j in 0..<inAcross { dst[pa + j] = plane[j * w + i] }
                         }
                     }
-                    dbk_w1d_apply(bT, Int64(a), Int64(a), pad + m * ta * across, Int64(across), Int64(m * across),
-                                  v + ch * t + (g - g0) * across, Int64(c * t), Int64(across), Int64(tb - ta), Int64(across))
+                    for jk in 0..<ka {
+                        dbk_w1d_apply(bT, Int64(a), Int64(a), pad + m * ta * acrossP + jk, Int64(acrossP), Int64(m * acrossP),
+                                      v + (ch * ka + jk) * t + (g - g0) * across, Int64(kc * t), Int64(across), Int64(tb - ta),
+                                      Int64(across))
+                    }
                     g += tb - ta
                 }
             }
             // α products M_e = U_e V_e.
             for e in 0..<a {
-                Gemm.sgemm(m: o, n: t, k: c, a: us + e * o * c, lda: c, b: v + e * c * t, ldb: t, c: mm + e * o * t, ldc: t)
+                Gemm.sgemm(m: o, n: t, k: kc, a: us + e * o * kc, lda: kc, b: v + e * kc * t, ldb: t, c: mm + e * o * t, ldc: t)
             }
             // Output transform: Q[m·tile + j] = Σ_e Aᵀ[j][e] M_e[(line)], then the epilogue into the output.
             for oc in 0..<o {
@@ -258,17 +298,19 @@ public func conv2dWinograd1D(
 }
 
 /// ``conv2dWinograd1D(_:batch:height:width:layout:axis:weights:padding:epilogue:into:layout:onCallingThread:)``
-/// on an (N, C, H, W) tensor with an optional bias: weight (O, C, 1, r) for `.width`, (O, C, r, 1) for `.height`.
-public func conv2dWinograd1D(_ x: Tensor, weights: Winograd1DWeights, axis: Winograd1DAxis, padding p: Int, bias: Tensor? = nil) -> Tensor {
+/// on an (N, C, H, W) tensor with an optional bias: weight (O, C, kA, r) for `.width`, (O, C, r, kA) for `.height`.
+public func conv2dWinograd1D(_ x: Tensor, weights: Winograd1DWeights, axis: Winograd1DAxis, padding p: Int, acrossPadding pa: Int = 0,
+                             bias: Tensor? = nil) -> Tensor {
     precondition(x.rank == 4 && x.dim(1) == weights.inChannels, "conv2dWinograd1D: x \(x.shape) for \(weights.inChannels) input channels")
     let (n, h, w, o) = (x.dim(0), x.dim(2), x.dim(3), weights.outChannels)
     let outLen = (axis == .height ? h : w) + 2 * p - weights.tile.r + 1
-    let (oh, ow) = axis == .height ? (outLen, w) : (h, outLen)
+    let outAcross = (axis == .height ? w : h) + 2 * pa - weights.acrossTaps + 1
+    let (oh, ow) = axis == .height ? (outLen, outAcross) : (outAcross, outLen)
     return Tensor(shape: [n, o, oh, ow]) { out in
         x.withUnsafeBufferPointer { px in
             conv2dWinograd1D(
                 px.baseAddress!, batch: n, height: h, width: w, layout: .nchw(channels: weights.inChannels, height: h, width: w),
-                axis: axis, weights: weights, padding: p, epilogue: .bias(bias?.scalars),
+                axis: axis, weights: weights, padding: p, acrossPadding: pa, epilogue: .bias(bias?.scalars),
                 into: out.baseAddress!, layout: .nchw(channels: o, height: oh, width: ow))
         }
     }
@@ -403,6 +445,47 @@ extension Winograd1DTile {
                 "0 1 1 16 16 1/16 1/16 256/81 256/81 81/256 81/256 0",
                 "0 1 -1 32 -32 1/32 -1/32 1024/243 -1024/243 243/1024 -243/1024 1",
             ])
+        // F(2, 5): points 0, 1, -1, 2, -2, ∞
+        case (2, 5): (
+            bT: [
+                "4 0 -5 0 1 0",
+                "0 -4 -4 1 1 0",
+                "0 4 -4 -1 1 0",
+                "0 -2 -1 2 1 0",
+                "0 2 -1 -2 1 0",
+                "0 4 0 -5 0 1",
+            ],
+            g: [
+                "1/4 0 0 0 0",
+                "-1/6 -1/6 -1/6 -1/6 -1/6",
+                "-1/6 1/6 -1/6 1/6 -1/6",
+                "1/24 1/12 1/6 1/3 2/3",
+                "1/24 -1/12 1/6 -1/3 2/3",
+                "0 0 0 0 1",
+            ],
+            aT: [
+                "1 1 1 1 1 0",
+                "0 1 -1 2 -2 1",
+            ])
+        // F(4, 5): points 0, 1, -1, 2, -2, 1/2, -1/2, ∞
+        case (4, 5): (
+            bT: table(m: 2, r: 7).bT,
+            g: [
+                "-1 0 0 0 0",
+                "-2/9 -2/9 -2/9 -2/9 -2/9",
+                "-2/9 2/9 -2/9 2/9 -2/9",
+                "1/90 1/45 2/45 4/45 8/45",
+                "1/90 -1/45 2/45 -4/45 8/45",
+                "32/45 16/45 8/45 4/45 2/45",
+                "32/45 -16/45 8/45 -4/45 2/45",
+                "0 0 0 0 1",
+            ],
+            aT: [
+                "1 1 1 1 1 1 1 0",
+                "0 1 -1 2 -2 1/2 -1/2 0",
+                "0 1 1 4 4 1/4 1/4 0",
+                "0 1 -1 8 -8 1/8 -1/8 1",
+            ])
         // F(2, 3): points 0, 1, -1, ∞
         case (2, 3): (
             bT: [
@@ -423,14 +506,7 @@ extension Winograd1DTile {
             ])
         // F(4, 3): points 0, 1, -1, 2, -2, ∞
         case (4, 3): (
-            bT: [
-                "4 0 -5 0 1 0",
-                "0 -4 -4 1 1 0",
-                "0 4 -4 -1 1 0",
-                "0 -2 -1 2 1 0",
-                "0 2 -1 -2 1 0",
-                "0 4 0 -5 0 1",
-            ],
+            bT: table(m: 2, r: 5).bT,
             g: [
                 "1/4 0 0",
                 "-1/6 -1/6 -1/6",

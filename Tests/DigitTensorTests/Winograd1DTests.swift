@@ -8,7 +8,11 @@ struct Winograd1DCase: CustomStringConvertible, Sendable {
     var m: Int, r: Int
     var axis: Winograd1DAxis
     var n: Int, c: Int, h: Int, w: Int, o: Int
-    var description: String { "F(\(m), \(r)) \(axis == .width ? "1x\(r)" : "\(r)x1") N\(n) C\(c) \(h)x\(w) -> O\(o)" }
+    /// Kernel taps and zero padding across the axis (k×k kernels).
+    var ka = 1, pa = 0
+    var description: String {
+        "F(\(m), \(r)) \(axis == .width ? "\(ka)x\(r)" : "\(r)x\(ka)") pad \(pa) across N\(n) C\(c) \(h)x\(w) -> O\(o)"
+    }
 }
 
 @Suite("conv2dWinograd1D")
@@ -23,32 +27,40 @@ struct Winograd1DTests {
             Winograd1DCase(m: t.m, r: t.r, axis: axis, n: 2, c: 5, h: 5, w: 11, o: 3),
             Winograd1DCase(m: t.m, r: t.r, axis: axis, n: 1, c: 3, h: 9, w: 2, o: 4),
         ] }
-    }
+    } + [
+        // k×k kernels: k 1-D kernels across (the stem's and the 35×35 blocks' 3×3 and 5×5 convs).
+        Winograd1DCase(m: 4, r: 5, axis: .height, n: 2, c: 12, h: 35, w: 35, o: 16, ka: 5, pa: 2),
+        Winograd1DCase(m: 2, r: 5, axis: .width, n: 1, c: 6, h: 9, w: 12, o: 5, ka: 5, pa: 2),
+        Winograd1DCase(m: 4, r: 3, axis: .height, n: 2, c: 16, h: 19, w: 21, o: 8, ka: 3, pa: 1),
+        Winograd1DCase(m: 2, r: 3, axis: .height, n: 1, c: 8, h: 15, w: 17, o: 8, ka: 3, pa: 0),
+        Winograd1DCase(m: 6, r: 3, axis: .width, n: 1, c: 4, h: 10, w: 14, o: 3, ka: 3, pa: 1),
+    ]
 
     /// (max |Δ| of Winograd, of im2col) against the float64 loop for x, w in [-1, 1), padding (r − 1) / 2.
     static func error(_ t: Winograd1DCase) -> (Double, Double) {
         var rng = TestRNG(seed: UInt64(t.m * 7 + t.r * 131 + t.n * 31 + t.c * 977 + t.h * 13 + t.w + (t.axis == .width ? 1 : 0)))
-        let (kh, kw) = t.axis == .width ? (1, t.r) : (t.r, 1)
+        let (kh, kw) = t.axis == .width ? (t.ka, t.r) : (t.r, t.ka)
         let p = (t.r - 1) / 2
-        let pad = t.axis == .width ? Padding2d.symmetric(0, p) : .symmetric(p, 0)
+        let pad = t.axis == .width ? Padding2d.symmetric(t.pa, p) : .symmetric(p, t.pa)
         let x = rng.tensor([t.n, t.c, t.h, t.w]), w = rng.tensor([t.o, t.c, kh, kw]), b = rng.tensor([t.o])
-        let u = Winograd1DWeights(w.scalars, outChannels: t.o, inChannels: t.c, tile: Winograd1DTile(m: t.m, r: t.r))
-        let y = conv2dWinograd1D(x, weights: u, axis: t.axis, padding: p, bias: b)
+        let u = Winograd1DWeights(w.scalars, outChannels: t.o, inChannels: t.c, acrossTaps: t.ka, axis: t.axis,
+                                  tile: Winograd1DTile(m: t.m, r: t.r))
+        let y = conv2dWinograd1D(x, weights: u, axis: t.axis, padding: p, acrossPadding: t.pa, bias: b)
         let ref = naiveConv2d(x, w, b, stride: (1, 1), pad: pad, dilation: (1, 1), groups: 1)
         #expect(y.shape == ref.shape)
         let im2col = conv2d(x, weight: w, bias: b, stride: (1, 1), padding: pad)
         return (compare(y.scalars, ref.values).maxAbsDiff, compare(im2col.scalars, ref.values).maxAbsDiff)
     }
 
-    /// The bound per output, with K = r·C products of magnitude ≤ 1 (im2col's float32 error is
+    /// The bound per output, with K = r·kA·C products of magnitude ≤ 1 (im2col's float32 error is
     /// about 1e-7·K). The transforms' coefficients grow with m (largest |Bᵀ| / |Aᵀ|: 5.25 / 2 for
-    /// F(2, 7), 10.6 / 4 for F(3, 7), 8.2 / 8 for F(4, 7), 18.5 / 32 for F(6, 7), 5 / 8 for F(4, 3),
-    /// 5.25 / 32 for F(6, 3)), and so does their rounding of the transformed values: F(2, r) keeps
+    /// F(2, 7), 10.6 / 4 for F(3, 7), 8.2 / 8 for F(4, 7), 18.5 / 32 for F(6, 7), 5 / 8 for F(4, 3)
+    /// and F(2, 5), 5.25 / 32 for F(6, 3), 5.25 / 8 for F(4, 5)), and so does their rounding of the transformed values: F(2, r) keeps
     /// the im2col op test's 1e-6·K + 1e-6, F(3, 7), F(4, ·) and F(6, 3) 4e-6·K + 4e-6, F(6, 7)
     /// 1e-5·K + 1e-5. Measured (docs/conv-perf.md) 8-40x inside these bounds; the im2col error of
     /// the same case is printed alongside with DIGIT_BENCH_VERBOSE=1.
     static func bound(_ t: Winograd1DCase) -> Double {
-        let k = Double(t.r * t.c)
+        let k = Double(t.r * t.ka * t.c)
         switch (t.m, t.r) {
         case (2, _): return 1e-6 * k + 1e-6
         case (6, 7): return 1e-5 * k + 1e-5

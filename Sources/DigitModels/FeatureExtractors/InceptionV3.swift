@@ -253,24 +253,38 @@ extension InceptionV3 {
         for block in ["Mixed_7b", "Mixed_7c"] {
             for u in ["branch3x3_2a", "branch3x3_2b", "branch3x3dbl_3a", "branch3x3dbl_3b"] { units["\(block).\(u)"] = 4 }
         }
+        // k×k stride-1 convs along H, k·C deep: the 5×5 convs F(4, 5). The 3×3 stride-1 units are
+        // all in `winogradUnits`: with CKernels' SIMD transforms 2-D F(4×4) measured faster than
+        // the 1-D F(4, 3) / F(6, 3) on each of them (docs/conv-perf.md, two runs at load 2–5: 2a + 2b 12 vs 14.6
+        // ms, the seven 35×35 units ≈ 7.4 vs 9.3 ms, Conv2d_4a 8.0 vs 9.2 ms per image of one core).
+        for block in ["Mixed_5b", "Mixed_5c", "Mixed_5d"] { units["\(block).branch5x5_2"] = 4 }
+        precondition(units.keys.allSatisfy { winogradUnits[$0] == nil }, "a unit is in both Winograd tables")
         return units
     }()
 
-    /// `DIGIT_BENCH_WINOGRAD1D=m7,m3` makes every 1×7 / 7×1 unit use F(m7, 7) and every 1×3 / 3×1
-    /// unit F(m3, 3) (0 = im2col), `im2col` none (for A/B runs in one binary); `DIGIT_BENCH_CONV=im2col`
-    /// also turns them off.
-    nonisolated(unsafe) static var winograd1DOverride: [Int: Int]? = {
-        if Conv2dAlgorithm.override == .im2col { return [:] }
+    /// `DIGIT_BENCH_WINOGRAD1D=m7,m3,m5,mk3` makes every 1×7 / 7×1 unit use F(m7, 7), every
+    /// 1×3 / 3×1 unit F(m3, 3), every 5×5 unit F(m5, 5) and every 3×3 stride-1 unit F(mk3, 3) along H
+    /// (0 or missing = im2col / the 2-D algorithm), `im2col` none (for A/B runs in one binary);
+    /// `DIGIT_BENCH_CONV=im2col` also turns them off.
+    nonisolated(unsafe) static var winograd1DOverride: [Int]? = {
+        if Conv2dAlgorithm.override == .im2col { return [] }
         guard let v = ProcessInfo.processInfo.environment["DIGIT_BENCH_WINOGRAD1D"] else { return nil }
-        if v == "im2col" { return [:] }
-        let ms = v.split(separator: ",").compactMap { Int($0) }
-        return Dictionary(uniqueKeysWithValues: zip([7, 3], ms).filter { m in Winograd1DTile.supported.contains { $0 == (m.1, m.0) } })
+        return v == "im2col" ? [] : v.split(separator: ",").map { Int($0) ?? 0 }
     }()
 
-    /// The 1-D Winograd tile m of a 1×r / r×1 unit with `taps` = r, or nil for im2col.
-    static func winograd1DTile(unit: String, taps: Int) -> Int? {
-        if let o = winograd1DOverride { return o[taps] }
-        return winograd1DUnits[unit]
+    /// The 1-D Winograd tile m of a unit with a stride-1 `kernel` along ``BasicConv2d/winograd1DAxis``, or nil.
+    static func winograd1DTile(unit: String, kernel: (Int, Int)) -> Int? {
+        guard let o = winograd1DOverride else { return winograd1DUnits[unit] }
+        let slot: Int, r: Int
+        switch kernel {
+        case (1, 7), (7, 1): (slot, r) = (0, 7)
+        case (1, 3), (3, 1): (slot, r) = (1, 3)
+        case (5, 5): (slot, r) = (2, 5)
+        case (3, 3): (slot, r) = (3, 3)
+        default: return nil
+        }
+        guard slot < o.count, Winograd1DTile.supported.contains(where: { $0 == (o[slot], r) }) else { return nil }
+        return o[slot]
     }
 
     /// The Winograd tile of a 3×3 stride-1 unit, or nil for im2col.
@@ -417,15 +431,16 @@ struct BasicConv2d: Sendable {
         if kernel == (3, 3) && stride == 1, let tile = InceptionV3.winogradTile(unit: name) {
             algorithm = .winograd(tile: tile, minOutputPixels: 0)
         }
-        if winograd1DAxis != nil { winograd1D = InceptionV3.winograd1DTile(unit: name, taps: max(kernelH, kernelW)) }
+        if winograd1DAxis != nil { winograd1D = InceptionV3.winograd1DTile(unit: name, kernel: kernel) }
     }
 
-    /// The tap axis when this unit is a 1×r or r×1 stride-1 conv without padding across the taps
-    /// (what ``conv2dWinograd1D`` computes), else nil.
+    /// The Winograd axis of ``conv2dWinograd1D`` for this stride-1 unit: along the taps of a 1×r
+    /// (`.width`) or r×1 (`.height`) kernel, along H for a k×k kernel (its k columns become k·C of
+    /// sgemm depth); nil for stride 2.
     var winograd1DAxis: Winograd1DAxis? {
         guard stride == 1 else { return nil }
-        if kernelH == 1 && kernelW > 1 && padH == 0 { return .width }
-        if kernelW == 1 && kernelH > 1 && padW == 0 { return .height }
+        if kernelH == 1 && kernelW > 1 { return .width }
+        if kernelH > 1 && (kernelW == 1 || kernelW == kernelH) { return .height }
         return nil
     }
 
@@ -447,14 +462,15 @@ struct BasicConv2d: Sendable {
         let n = batch * oh * ow, k = inChannels * kernelH * kernelW
         if let m = winograd1D, let axis = winograd1DAxis {
             // Winograd F(m, r) along the taps over the group's tile lines, BatchNorm + ReLU in the output transform.
-            let tile = Winograd1DTile(m: m, r: max(kernelH, kernelW))
+            let (r, ka) = axis == .width ? (kernelW, kernelH) : (kernelH, kernelW)
+            let tile = Winograd1DTile(m: m, r: r)
             let u = winograd1DCache.weights(tile: tile) {
-                Winograd1DWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: tile)
+                Winograd1DWeights(weight, outChannels: outChannels, inChannels: inChannels, acrossTaps: ka, axis: axis, tile: tile)
             }
             x.withUnsafeBufferPointer { px in
                 conv2dWinograd1D(
                     px.baseAddress!, batch: batch, height: h, width: w, layout: .cnhw(batch: batch, height: h, width: w),
-                    axis: axis, weights: u, padding: axis == .width ? padW : padH,
+                    axis: axis, weights: u, padding: axis == .width ? padW : padH, acrossPadding: axis == .width ? padH : padW,
                     epilogue: .scaleShiftReLU(scale: alpha, shift: beta),
                     into: out, layout: .cnhw(batch: batch, height: oh, width: ow), onCallingThread: Threads.inSingleThreadedSection)
             }
