@@ -51,6 +51,7 @@ extension InceptionV3 {
                 times["current"] = best { _ = u(x) }
                 var v = u
                 v.algorithm = .im2col
+                v.direct = false
                 times["im2col"] = best { _ = v(x) }
                 if u.kernelH == 3 && u.kernelW == 3 && u.stride == 1 {
                     for t in [2, 4] {

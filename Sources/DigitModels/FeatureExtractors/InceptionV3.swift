@@ -351,6 +351,9 @@ struct BasicConv2d: Sendable {
     let beta: [Float]
     /// im2col, or Winograd for this 3×3 stride-1 unit (``InceptionV3/winogradTile``).
     var algorithm = Conv2dAlgorithm.im2col
+    /// Conv2d_1a (3×3 stride 2, ≤ 4 input channels) by ``DirectConv3x3Stride2`` when the CPU has it
+    /// (false: im2col, for the profile's comparison).
+    var direct = true
     /// The Winograd-domain weight, computed on the first Winograd call.
     let winogradCache = Conv2dWinogradCache()
     let name: String
@@ -409,6 +412,24 @@ struct BasicConv2d: Sendable {
                     weights: u, padding: .symmetric(padH, padW), epilogue: .scaleShiftReLU(scale: alpha, shift: beta),
                     into: out, layout: .cnhw(batch: batch, height: oh, width: ow),
                     tasksSpanImages: tilesPerImage < 64, onCallingThread: Threads.inSingleThreadedSection)
+            }
+            return
+        }
+        if direct && kernelH == 3 && kernelW == 3 && stride == 2 && padH == 0 && padW == 0 && inChannels <= 4
+            && DirectConv3x3Stride2.isAvailable {
+            // Conv2d_1a (3 input channels): a direct AVX-512 kernel (K = 27 is too short for sgemm).
+            x.withUnsafeBufferPointer { px in
+                weight.withUnsafeBufferPointer { pw in
+                    alpha.withUnsafeBufferPointer { pa in
+                        beta.withUnsafeBufferPointer { pb in
+                            DirectConv3x3Stride2.run(
+                                px.baseAddress!, batch: batch, channels: inChannels, height: h, width: w,
+                                layout: .cnhw(batch: batch, height: h, width: w), weight: pw.baseAddress!, outChannels: outChannels,
+                                scale: pa.baseAddress!, shift: pb.baseAddress!, into: out,
+                                layout: .cnhw(batch: batch, height: oh, width: ow), onCallingThread: Threads.inSingleThreadedSection)
+                        }
+                    }
+                }
             }
             return
         }
