@@ -11,16 +11,6 @@
 
 #define DC_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma")))
 
-static int dc_has_avx512(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
-    }
-    return cached;
-}
-
 static inline __mmask16 dc_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 // Splits row `src` (w floats) into its even columns (e, (w + 1) / 2 floats) and odd ones (o, w / 2).
@@ -97,7 +87,8 @@ int dbk_conv3x3s2_bnrelu(const float *x, int64_t c, int64_t imageStride, int64_t
                          const float *weight, int64_t o, const float *scale, const float *shift, float *out,
                          int64_t outImageStride, int64_t outChannelStride, int64_t r0, int64_t r1) {
 #if defined(__x86_64__)
-    if (!dc_has_avx512() || h < 3 || w < 3) return 0;
+    // dbk_linear_rowinv_isa: 1 when the CPU has AVX-512 F, DQ, VL and BW (kernels.c).
+    if (!dbk_linear_rowinv_isa() || h < 3 || w < 3) return 0;
     if (r1 <= r0) return 1;
     int64_t oh = (h - 3) / 2 + 1, ow = (w - 3) / 2 + 1, ne = (w + 1) / 2;
     // Even and odd columns of the 3·C input rows of one output row (+16 floats: a full vector past the end).
