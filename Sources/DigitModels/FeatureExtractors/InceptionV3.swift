@@ -352,7 +352,7 @@ struct BasicConv2d: Sendable {
     /// im2col, or Winograd for this 3×3 stride-1 unit (``InceptionV3/winogradTile``).
     var algorithm = Conv2dAlgorithm.im2col
     /// Conv2d_1a (3×3 stride 2, ≤ 4 input channels) by ``DirectConv3x3Stride2`` when the CPU has it
-    /// (false: im2col, for the profile's comparison).
+    /// (false: im2col, for the profile's comparison; `DIGIT_BENCH_CONV=im2col` also turns it off).
     var direct = true
     /// The Winograd-domain weight, computed on the first Winograd call.
     let winogradCache = Conv2dWinogradCache()
@@ -416,7 +416,7 @@ struct BasicConv2d: Sendable {
             return
         }
         if direct && kernelH == 3 && kernelW == 3 && stride == 2 && padH == 0 && padW == 0 && inChannels <= 4
-            && DirectConv3x3Stride2.isAvailable {
+            && DirectConv3x3Stride2.isAvailable && Conv2dAlgorithm.override != .im2col {
             // Conv2d_1a (3 input channels): a direct AVX-512 kernel (K = 27 is too short for sgemm).
             x.withUnsafeBufferPointer { px in
                 weight.withUnsafeBufferPointer { pw in
