@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "DigitImage", dependencies: ["DigitTensor", "DigitCheckpoint", "CPNG", "CJPEG", "CImageCodecs"], exclude: ["README.md"]),
         .target(name: "DigitNN", dependencies: ["DigitTensor", "DigitCheckpoint"], exclude: ["README.md"]),
         .target(name: "DigitModels", dependencies: ["DigitNN", "DigitImage"], exclude: ["README.md"]),
-        .target(name: "DigitMetrics", dependencies: ["DigitTensor", "DigitCheckpoint", "COpenBLAS", "CFFTW"], exclude: ["README.md"]),
+        .target(name: "DigitMetrics", dependencies: ["DigitTensor", "DigitCheckpoint", "COpenBLAS", "CFFTW", "CKernels"], exclude: ["README.md"]),
         .target(name: "DigitReports", exclude: ["README.md"]),
         .target(
             name: "DigitSuites",

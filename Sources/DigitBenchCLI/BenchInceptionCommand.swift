@@ -29,6 +29,12 @@ extension DigitBenchCommand {
         @Flag(help: "Per-layer profile instead: every unit and pool alone on a group of 8 images, process CPU ms per image by algorithm.")
         var profile = false
 
+        @Option(help: "With --profile: only the units whose name contains this (e.g. 7x7, Mixed_6e).")
+        var only: String?
+
+        @Option(help: "With --profile: tiles per task of the 1-D Winograd F(m, r) (Winograd1DTuning.targetTiles).")
+        var winograd1dTiles: Int?
+
         func run() throws {
             if profile { return try runProfile() }
             let inputProtocol = try InceptionProtocol(parsing: `protocol`)
@@ -85,7 +91,8 @@ extension DigitBenchCommand {
 
         private func runProfile() throws {
             let net = try InceptionV3(weights: .seeded())
-            let rows = net.profile(batch: InceptionV3.maxGroup, seconds: processCPUSeconds)
+            if let t = winograd1dTiles { Winograd1DTuning.targetTiles = t }
+            let rows = net.profile(batch: InceptionV3.maxGroup, only: only, seconds: processCPUSeconds)
             print("FID Inception per-layer profile: group of \(InceptionV3.maxGroup) images, single-threaded BLAS section, process CPU ms per image (best of 3)")
             print("Winograd transforms: \(WinogradTuning.transforms) (\(WinogradTransforms.available) available); \"swift\" columns: the portable ones")
             print("load average " + loadAverage().map { String(format: "%.2f", $0) }.joined(separator: " "))
@@ -100,10 +107,13 @@ extension DigitBenchCommand {
                     r.name, r.shape, r.flopsPerImage > 0 ? String(format: "%.3f", r.flopsPerImage / 1e9) : "",
                     ms(cur), ms(r.secondsPerImage["im2col"] ?? r.secondsPerImage["pool"]), ms(r.secondsPerImage["winograd2"]),
                     ms(r.secondsPerImage["winograd4"]), ms(r.secondsPerImage["winograd2-swift"]), ms(r.secondsPerImage["winograd4-swift"]),
+                    ms(r.secondsPerImage["winograd1d_2"]), ms(r.secondsPerImage["winograd1d_3"]),
+                    ms(r.secondsPerImage["winograd1d_4"]), ms(r.secondsPerImage["winograd1d_6"]),
                     r.flopsPerImage > 0 ? String(format: "%.1f", r.flopsPerImage / cur / 1e9) : "",
                 ])
             }
-            let header = ["unit", "shape", "GFLOP", "ms (used)", "im2col/pool", "F(2x2)", "F(4x4)", "F(2x2) swift", "F(4x4) swift", "GFLOP/s (used)"]
+            let header = ["unit", "shape", "GFLOP", "ms (used)", "im2col/pool", "F(2x2)", "F(4x4)", "F(2x2) swift", "F(4x4) swift",
+                          "F(2,r)", "F(3,r)", "F(4,r)", "F(6,r)", "GFLOP/s (used)"]
             let widths = header.indices.map { i in ([header[i]] + table.map { $0[i] }).map(\.count).max()! }
             for line in [header] + table { print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")) }
             print(String(format: "total %.1f ms per image of one core (%.2f GFLOP, %.1f GFLOP/s)", total * 1e3, totalFlops / 1e9, totalFlops / total / 1e9))

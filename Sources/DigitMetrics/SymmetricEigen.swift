@@ -1,5 +1,10 @@
 import COpenBLAS
 import DigitTensor
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Float64 LAPACK routines on symmetric matrices: eigenvalues (and optionally eigenvectors) by
 /// `dsyevd` (divide and conquer), and the eigenvalues of a product of two symmetric matrices by
@@ -63,27 +68,24 @@ enum SymmetricEigen {
     ) throws -> Result<(values: [Double], minPivotSquared: Double), CongruenceRefusalError> {
         precondition(s1.count == n * n && s2.count == n * n, "SymmetricEigen: sizes for n = \(n)")
         Threads.configureBLAS()
-        var l = s1
+        let l = HugePageMatrix(copying: s1)
         var uplo: CChar = 76  // "L"
         var nn = Int32(n), lda = Int32(max(1, n)), info: Int32 = 0
-        Threads.blasCall { _ = dpotrf_(&uplo, &nn, &l, &lda, &info, 1) }  // serialised against BLAS thread-count changes
+        Threads.blasCall { _ = dpotrf_(&uplo, &nn, l.base, &lda, &info, 1) }  // serialised against BLAS thread-count changes
         if info > 0 { return .failure(CongruenceRefusalError(reason: .notPositiveDefinite(minor: Int(info)))) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dpotrf", info: Int(info)) }
         var minPivot = Double.infinity
-        for i in 0..<n { minPivot = min(minPivot, l[i * n + i] * l[i * n + i]) }
+        for i in 0..<n { minPivot = min(minPivot, l.base[i * n + i] * l.base[i * n + i]) }
         if minPivot <= pivotTolerance { return .failure(CongruenceRefusalError(reason: .smallPivot(minPivot))) }
         if let kd = twoStageBandwidth {
-            let m = congruence(factor: &l, s2, n: n)
-            l = []
-            var mm = m
-            let w = try mm.withUnsafeMutableBufferPointer { try TwoStageTridiagonal.eigenvalues($0.baseAddress!, n: n, bandwidth: kd) }
+            let m = congruence(factor: l, s2, n: n)
+            let w = try TwoStageTridiagonal.eigenvalues(m.base, n: n, bandwidth: kd)
             return .success((w, minPivot))
         }
         var a = s2
         var itype: Int32 = 3
-        Threads.blasCall { _ = dsygst_(&itype, &uplo, &nn, &a, &lda, &l, &lda, &info, 1) }  // serialised against BLAS thread-count changes
+        Threads.blasCall { _ = dsygst_(&itype, &uplo, &nn, &a, &lda, l.base, &lda, &info, 1) }  // serialised against BLAS thread-count changes
         guard info == 0 else { throw MetricsError.lapack(routine: "dsygst", info: Int(info)) }
-        l = []  // free the factor before dsyevd's workspace
         let w = try decomposeInPlace(&a, n: n, vectors: false)
         return .success((w, minPivot))
     }
@@ -95,38 +97,60 @@ enum SymmetricEigen {
     /// triangle is zeroed here) and symmetric `s`: W = S L by one `dtrmm`, then block row I of
     /// the lower triangle, (Lᵀ W)[I, 0..<I+b] = L[I..<n, I]ᵀ W[I..<n, 0..<I+b], by one `dgemm` per
     /// block row of 256 — 4/3 n³ flops in large level-3 calls, where `dsygst` does n³ in many
-    /// smaller ones (about half the dgemm rate here at n = 2048).
-    static func congruence(factor l: inout [Double], _ s: [Double], n: Int) -> [Double] {
-        l.withUnsafeMutableBufferPointer { pl in
-            let pl = pl.baseAddress!
-            parallelFor(n, grain: 64) { j in
-                for i in 0..<j { pl[j * n + i] = 0 }  // column j, rows above the diagonal
-            }
+    /// smaller ones (about half the dgemm rate here at n = 2048). The result overwrites W block row
+    /// by block row (later blocks read only rows of W below the ones written), so the only n × n
+    /// buffer besides `l` is the returned one.
+    static func congruence(factor l: HugePageMatrix, _ s: [Double], n: Int) -> HugePageMatrix {
+        let pl = l.base
+        parallelFor(n, grain: 64) { j in
+            for i in 0..<j { pl[j * n + i] = 0 }  // column j, rows above the diagonal
         }
-        var w = s
-        var m = [Double](repeating: 0, count: n * n)
+        let w = HugePageMatrix(copying: s)
+        let pw = w.base
+        let block = 256
+        var t = [Double](repeating: 0, count: min(block, n) * n)
         let nn = Int32(n)
-        l.withUnsafeBufferPointer { pl in
-            let pl = pl.baseAddress!
-            w.withUnsafeMutableBufferPointer { pw in
-                let pw = pw.baseAddress!
+        Threads.blasCall {
+            cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, nn, nn, 1, pl, nn, pw, nn)
+        }
+        t.withUnsafeMutableBufferPointer { pt in
+            let pt = pt.baseAddress!
+            for i in stride(from: 0, to: n, by: block) {
+                let b = min(block, n - i)
+                // T (b × (i + b), leading dimension b) = L[i..<n, i..<i+b]ᵀ W[i..<n, 0..<i+b].
                 Threads.blasCall {
-                    cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, nn, nn, 1, pl, nn, pw, nn)
+                    cblas_dgemm(
+                        CblasColMajor, CblasTrans, CblasNoTrans, Int32(b), Int32(i + b), Int32(n - i), 1,
+                        pl + i * n + i, nn, pw + i, nn, 0, pt, Int32(b))
                 }
-                m.withUnsafeMutableBufferPointer { pm in
-                    let pm = pm.baseAddress!
-                    let block = 256
-                    for i in stride(from: 0, to: n, by: block) {
-                        let b = min(block, n - i)
-                        Threads.blasCall {
-                            cblas_dgemm(
-                                CblasColMajor, CblasTrans, CblasNoTrans, Int32(b), Int32(i + b), Int32(n - i), 1,
-                                pl + i * n + i, nn, pw + i, nn, 0, pm + i, nn)
-                        }
-                    }
-                }
+                for col in 0..<(i + b) { (pw + col * n + i).update(from: pt + col * b, count: b) }
             }
         }
-        return m
+        return w
     }
+}
+
+/// A float64 work matrix of the Fréchet path (n × n, 33.5 MB at d = 2048), 2 MiB-aligned and marked
+/// `MADV_HUGEPAGE`: filling it costs one page fault per 2 MiB instead of one per 4 KiB page (8192
+/// faults, each clearing a page, for a fresh `[Double]` of that size: glibc maps such sizes anew on
+/// every allocation), and BLAS walks it with fewer TLB misses. Where the kernel has transparent huge
+/// pages off, it is an ordinary aligned buffer.
+final class HugePageMatrix {
+    let count: Int
+    let base: UnsafeMutablePointer<Double>
+
+    init(copying source: [Double]) {
+        count = source.count
+        let alignment = 1 << 21
+        let bytes = max(1, (count * MemoryLayout<Double>.stride + alignment - 1) / alignment * alignment)
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, alignment, bytes) == 0, let raw else {
+            fatalError("HugePageMatrix: cannot allocate \(bytes) bytes")
+        }
+        _ = madvise(raw, bytes, MADV_HUGEPAGE)
+        base = raw.bindMemory(to: Double.self, capacity: count)
+        source.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { free(base) }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import DigitTensor
 import Foundation
@@ -9,14 +10,17 @@ import Synchronization
 ///    rank-2kd updates of the trailing matrix — level-3 BLAS on all threads), instead of
 ///    `dsytrd`'s one-column-at-a-time reduction whose `dsymv` half streams the trailing matrix
 ///    from memory once per column;
-/// 2. band → tridiagonal: bulge chasing with LAPACK's task kernel `dsb2st_kernels`, scheduled
-///    here on two threads (see ``chase``) with single-threaded BLAS inside;
+/// 2. band → tridiagonal: bulge chasing, LAPACK's tasks (`dsb2st_kernels`) done by CKernels'
+///    `dbk_sb2st_task` (the same Householder steps as straight AVX-512 loops over the task's block,
+///    about twice as fast as the LAPACK kernel's chain of OpenBLAS level-2 calls), scheduled here on
+///    two threads (see ``chase``);
 /// 3. tridiagonal → eigenvalues: `dsterf`.
 ///
 /// The same orthogonal similarity as `dsytrd_2stage` + `dsterf` (what `dsyevd_2stage` does without
-/// vectors); only the schedule of the bulge-chasing tasks differs, and the tasks touch disjoint data
-/// in any order the dependencies allow, so the band-to-tridiagonal result is bit-identical to
-/// LAPACK's sequential `dsytrd_sb2st`.
+/// vectors). The tasks touch disjoint data in any order the dependencies allow, so the two-thread
+/// schedule gives the same bits as running the tasks in sequence; against LAPACK's own
+/// `dsytrd_sb2st` the tridiagonal matrix agrees to rounding (the task kernel sums in vector lanes
+/// with fused multiply-adds).
 enum TwoStageTridiagonal {
     /// Eigenvalues (ascending) of the symmetric column-major (n, n) matrix whose lower triangle is
     /// in `a` (destroyed). `kd` is clamped to `1...n-1`.
@@ -37,11 +41,24 @@ enum TwoStageTridiagonal {
         Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb", info: Int(info)) }
         work = []
-        var (d, e) = chase(band: ab, n: n, kd: kd)
+        let (d, e) = chase(band: ab, n: n, kd: kd)
+        return try tridiagonalEigenvalues(d: d, e: e)
+    }
+
+    /// Eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal `d` and
+    /// subdiagonal `e` (n − 1 entries used): LAPACK `dsterf`.
+    static func tridiagonalEigenvalues(d: [Double], e: [Double]) throws -> [Double] {
+        var d = d, e = e
+        var nn = Int32(d.count), info: Int32 = 0
         Threads.blasCall { dsterf_(&nn, &d, &e, &info) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dsterf", info: Int(info)) }
         return d
     }
+
+    /// Which code runs a bulge-chasing task: CKernels' `dbk_sb2st_task` (the default; AVX-512 when
+    /// the CPU has it), its portable path, or LAPACK's `dsb2st_kernels` (the reference the tests
+    /// compare against).
+    enum TaskKernel: Sendable { case native, portable, lapack }
 
     /// Band (LAPACK lower band storage, (kd+1) × n, column-major) → tridiagonal (diagonal `d`,
     /// subdiagonal `e`) by bulge chasing.
@@ -57,9 +74,11 @@ enum TwoStageTridiagonal {
     /// progress (sweep, last finished task) for the other. Reflectors of sweep s live in the
     /// slot of s's parity, so the two sweeps in flight never share one.
     ///
-    /// The tasks' level-2 BLAS calls run with OpenBLAS limited to one thread (many tiny calls:
-    /// OpenBLAS's own threading costs more than the work).
-    static func chase(band ab: [Double], n: Int, kd: Int) -> (d: [Double], e: [Double]) {
+    /// The task kernel calls LAPACK only in the rare rescaling case of a reflector (tiny or huge
+    /// column norms); that runs with OpenBLAS limited to one thread.
+    ///
+    /// `kernel` and `sequential` (all sweeps on the calling thread) are for tests and A/B timing.
+    static func chase(band ab: [Double], n: Int, kd: Int, kernel: TaskKernel = .native, sequential: Bool = false) -> (d: [Double], e: [Double]) {
         if kd <= 1 {  // already tridiagonal
             let d = (0..<n).map { ab[$0 * (kd + 1)] }
             let e = (0..<n).map { kd == 1 && $0 < n - 1 ? ab[$0 * 2 + 1] : 0 }
@@ -73,11 +92,10 @@ enum TwoStageTridiagonal {
         // Reflectors and their scalars, one n-slot per sweep parity; per-thread scratch.
         var v = [Double](repeating: 0, count: 2 * n)
         var tau = [Double](repeating: 0, count: 2 * n)
-        let ib: Int32 = 16  // the kernel uses ib and ldvt only when accumulating Q (wantz)
-        let scratch = kd + Int(ib) + 64
+        let scratch = kd + 64  // the task kernel's work vector: at most kd + 1 entries
         var work = [Double](repeating: 0, count: 2 * scratch)
         let progress = ChaseProgress()
-        let twoThreads = Threads.count >= 2 && n > 3 * kd
+        let twoThreads = !sequential && Threads.count >= 2 && n > 3 * kd
 
         Threads.withSingleThreadedBLAS {
             aw.withUnsafeMutableBufferPointer { pa in
@@ -86,7 +104,7 @@ enum TwoStageTridiagonal {
                         work.withUnsafeMutableBufferPointer { pw in
                             let ctx = ChaseContext(
                                 a: pa.baseAddress!, v: pv.baseAddress!, tau: pt.baseAddress!, work: pw.baseAddress!,
-                                scratch: scratch, n: n, kd: kd, lda: lda, ib: ib, progress: progress)
+                                scratch: scratch, n: n, kd: kd, lda: lda, kernel: kernel, progress: progress)
                             if !twoThreads {
                                 for sweep in 1..<n { ctx.runSweep(sweep, thread: 0, waitForPrevious: false) }
                                 return
@@ -128,7 +146,7 @@ private struct ChaseContext: @unchecked Sendable {
     let n: Int
     let kd: Int
     let lda: Int
-    let ib: Int32
+    let kernel: TwoStageTridiagonal.TaskKernel
     let progress: ChaseProgress
 
     static func encode(_ sweep: Int, _ task: Int) -> Int { sweep << 32 | task }
@@ -143,9 +161,6 @@ private struct ChaseContext: @unchecked Sendable {
 
     /// Runs all tasks of `sweep` (1-based) on `thread`.
     func runSweep(_ sweep: Int, thread: Int, waitForPrevious: Bool) {
-        var uplo: CChar = 76  // "L"
-        var wantz: Int32 = 0
-        var nn = Int32(n), nb = Int32(kd), ldaa = Int32(lda), ibb = ib, ldvt = Int32(kd) + ib, sw = Int32(sweep)
         let other = 1 - thread
         var task = 1
         while true {
@@ -159,22 +174,31 @@ private struct ChaseContext: @unchecked Sendable {
                 }
             }
             // Task geometry (1-based rows/columns, as the kernel takes them).
-            var ttype: Int32, st: Int32, ed: Int32
+            let ttype: Int32, st: Int, ed: Int
             let last: Bool
             if task == 1 || task % 2 == 1 {
                 ttype = task == 1 ? 1 : 3
                 let col = ((task + 1) / 2) * kd + sweep
-                st = Int32(col - kd + 1)
-                ed = Int32(min(col, n))
-                last = st >= ed - 1 && Int(ed) == n
+                st = col - kd + 1
+                ed = min(col, n)
+                last = st >= ed - 1 && ed == n
             } else {
                 ttype = 2
                 let col = (task / 2) * kd + sweep
-                st = Int32(col - kd + 1)
-                ed = Int32(min(col, n))
+                st = col - kd + 1
+                ed = min(col, n)
                 last = col >= n - 1
             }
-            dsb2st_kernels_(&uplo, &wantz, &ttype, &st, &ed, &sw, &nn, &nb, &ibb, a, &ldaa, v, tau, &ldvt, work + thread * scratch, 1)
+            let w = work + thread * scratch
+            switch kernel {
+            case .native: dbk_sb2st_task(ttype, Int64(st), Int64(ed), Int64(sweep), Int64(n), Int64(kd), a, Int64(lda), v, tau, w)
+            case .portable: dbk_sb2st_task_portable(ttype, Int64(st), Int64(ed), Int64(sweep), Int64(n), Int64(kd), a, Int64(lda), v, tau, w)
+            case .lapack:
+                var uplo: CChar = 76  // "L"
+                var wantz: Int32 = 0, ty = ttype, st32 = Int32(st), ed32 = Int32(ed), sw = Int32(sweep)
+                var nn = Int32(n), nb = Int32(kd), ldaa = Int32(lda), ib: Int32 = 16, ldvt = Int32(kd) + 16
+                dsb2st_kernels_(&uplo, &wantz, &ty, &st32, &ed32, &sw, &nn, &nb, &ib, a, &ldaa, v, tau, &ldvt, w, 1)
+            }
             if last {
                 publish(thread: thread, Self.encode(sweep, Int(Int32.max)))
                 return

@@ -11,9 +11,9 @@ public struct InceptionProfileRow: Sendable {
     public let shape: String
     /// Convolution FLOPs per image (0 for pools).
     public let flopsPerImage: Double
-    /// Seconds per image by algorithm: "im2col" (or "pool"), "winograd2", "winograd4" (and
-    /// "winograd2-swift", "winograd4-swift" with the portable transforms); "current" is what the
-    /// network uses.
+    /// Seconds per image by algorithm: "im2col" (or "pool"), "winograd2", "winograd4" (F(m×m, 3×3);
+    /// "winograd2-swift", "winograd4-swift" with the portable transforms), "winograd1d_m" (F(m, r)
+    /// along the taps of a 1×r / r×1 unit); "current" is what the network uses.
     public let secondsPerImage: [String: Double]
 }
 
@@ -22,8 +22,10 @@ extension InceptionV3 {
     /// images inside a single-threaded BLAS section (as ``extract(_:protocol:features:)``'s workers
     /// run them), timed by `seconds` (e.g. process CPU time) as the best of `repeats` after a warm-up.
     /// 3×3 stride-1 units are timed by im2col, F(2×2) and F(4×4), the latter two also with the Swift
-    /// transforms when CKernels' SIMD ones are in use (`WinogradTuning.transforms`).
-    public func profile(batch: Int, repeats: Int = 3, seconds: () -> Double) -> [InceptionProfileRow] {
+    /// transforms when CKernels' SIMD ones are in use (`WinogradTuning.transforms`); 1×r / r×1 units
+    /// by im2col and every implemented 1-D F(m, r). With `only`, just the units whose name contains
+    /// it (and no pools).
+    public func profile(batch: Int, repeats: Int = 3, only: String? = nil, seconds: () -> Double) -> [InceptionProfileRow] {
         var rows: [InceptionProfileRow] = []
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func input(_ c: Int, _ h: Int, _ w: Int) -> Tensor {
@@ -44,6 +46,7 @@ extension InceptionV3 {
             return t / Double(batch)
         }
         func unit(_ u: BasicConv2d, _ h: Int, _ w: Int) {
+            if let only, !u.name.contains(only) { return }
             let x = input(u.inChannels, h, w)
             let (oh, ow) = u.outputSize(h, w)
             var times: [String: Double] = [:]
@@ -52,7 +55,15 @@ extension InceptionV3 {
                 var v = u
                 v.algorithm = .im2col
                 v.direct = false
+                v.winograd1D = nil
                 times["im2col"] = best { _ = v(x) }
+                if u.winograd1DAxis != nil {
+                    for t in Winograd1DTile.supported where t.r == max(u.kernelH, u.kernelW) {
+                        v.winograd1D = t.m
+                        times["winograd1d_\(t.m)"] = best { _ = v(x) }
+                    }
+                    v.winograd1D = nil
+                }
                 if u.kernelH == 3 && u.kernelW == 3 && u.stride == 1 {
                     for t in [2, 4] {
                         v.algorithm = .winograd(tile: t, minOutputPixels: 0)
@@ -72,6 +83,7 @@ extension InceptionV3 {
                 flopsPerImage: 2 * Double(u.outChannels * u.inChannels * u.kernelH * u.kernelW * oh * ow), secondsPerImage: times))
         }
         func pool(_ name: String, _ c: Int, _ h: Int, _ w: Int, _ kind: InceptionPool, stride: Int, padding: Int) {
+            if only != nil { return }
             let x = input(c, h, w)
             let t = Threads.withSingleThreadedBLAS { best { _ = pool3x3(x, kind, stride: stride, padding: padding) } }
             rows.append(InceptionProfileRow(name: name, shape: "\(kind) 3×3 s\(stride) @ \(c)×\(h)×\(w)", flopsPerImage: 0,

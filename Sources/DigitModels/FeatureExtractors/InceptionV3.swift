@@ -235,6 +235,44 @@ extension InceptionV3 {
         "Mixed_7b.branch3x3dbl_2": 2, "Mixed_7c.branch3x3dbl_2": 2,
     ]
 
+    /// The 1×r / r×1 units computed by 1-D Winograd F(m, r), with their m (``conv2dWinograd1D``).
+    /// Chosen by `digit-bench bench inception --profile` (docs/conv-perf.md): every 1-D Winograd
+    /// tile is faster than im2col on all of these units, and the fastest is F(6, 7) for the 7-tap
+    /// convs (≈ 2× less time than im2col) and F(4, 3) for the 8×8 3-tap convs (≈ 1.5×). F(6, 7)
+    /// rounds more (pool3 |Δ| vs the fixtures 2.8e-5 instead of 5.7e-6, sFID 6.4e-6 of its scale),
+    /// so the units that feed the sFID feature (Mixed_6d.branch1x1 reads Mixed_6c's output:
+    /// Mixed_6b, 6c) use F(4, 7), whose error is not measurable above im2col's; Mixed_6d, 6e and
+    /// 7a use F(6, 7).
+    static let winograd1DUnits: [String: Int] = {
+        var units: [String: Int] = [:]
+        let c = ["branch7x7_2", "branch7x7_3", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5"]
+        for block in ["Mixed_6b", "Mixed_6c"] { for u in c { units["\(block).\(u)"] = 4 } }
+        for block in ["Mixed_6d", "Mixed_6e"] { for u in c { units["\(block).\(u)"] = 6 } }
+        units["Mixed_7a.branch7x7x3_2"] = 6
+        units["Mixed_7a.branch7x7x3_3"] = 6
+        for block in ["Mixed_7b", "Mixed_7c"] {
+            for u in ["branch3x3_2a", "branch3x3_2b", "branch3x3dbl_3a", "branch3x3dbl_3b"] { units["\(block).\(u)"] = 4 }
+        }
+        return units
+    }()
+
+    /// `DIGIT_BENCH_WINOGRAD1D=m7,m3` makes every 1×7 / 7×1 unit use F(m7, 7) and every 1×3 / 3×1
+    /// unit F(m3, 3) (0 = im2col), `im2col` none (for A/B runs in one binary); `DIGIT_BENCH_CONV=im2col`
+    /// also turns them off.
+    nonisolated(unsafe) static var winograd1DOverride: [Int: Int]? = {
+        if Conv2dAlgorithm.override == .im2col { return [:] }
+        guard let v = ProcessInfo.processInfo.environment["DIGIT_BENCH_WINOGRAD1D"] else { return nil }
+        if v == "im2col" { return [:] }
+        let ms = v.split(separator: ",").compactMap { Int($0) }
+        return Dictionary(uniqueKeysWithValues: zip([7, 3], ms).filter { m in Winograd1DTile.supported.contains { $0 == (m.1, m.0) } })
+    }()
+
+    /// The 1-D Winograd tile m of a 1×r / r×1 unit with `taps` = r, or nil for im2col.
+    static func winograd1DTile(unit: String, taps: Int) -> Int? {
+        if let o = winograd1DOverride { return o[taps] }
+        return winograd1DUnits[unit]
+    }
+
     /// The Winograd tile of a 3×3 stride-1 unit, or nil for im2col.
     static func winogradTile(unit: String) -> Int? { winogradUnits[unit] }
 }
@@ -356,6 +394,10 @@ struct BasicConv2d: Sendable {
     var direct = true
     /// The Winograd-domain weight, computed on the first Winograd call.
     let winogradCache = Conv2dWinogradCache()
+    /// 1-D Winograd F(m, r) tile m for this 1×r / r×1 unit (``InceptionV3/winograd1DUnits``), nil for im2col.
+    var winograd1D: Int?
+    /// Its Winograd-domain weight, computed on the first call.
+    let winograd1DCache = Winograd1DCache()
     let name: String
 
     init(_ s: WeightScope, _ cin: Int, _ cout: Int, kernel: (Int, Int), stride: Int = 1,
@@ -378,6 +420,16 @@ struct BasicConv2d: Sendable {
         if kernel == (3, 3) && stride == 1, let tile = InceptionV3.winogradTile(unit: name) {
             algorithm = .winograd(tile: tile, minOutputPixels: 0)
         }
+        if winograd1DAxis != nil { winograd1D = InceptionV3.winograd1DTile(unit: name, taps: max(kernelH, kernelW)) }
+    }
+
+    /// The tap axis when this unit is a 1×r or r×1 stride-1 conv without padding across the taps
+    /// (what ``conv2dWinograd1D`` computes), else nil.
+    var winograd1DAxis: Winograd1DAxis? {
+        guard stride == 1 else { return nil }
+        if kernelH == 1 && kernelW > 1 && padH == 0 { return .width }
+        if kernelW == 1 && kernelH > 1 && padW == 0 { return .height }
+        return nil
     }
 
     func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
@@ -396,13 +448,28 @@ struct BasicConv2d: Sendable {
         let (batch, h, w) = (x.dim(1), x.dim(2), x.dim(3))
         let (oh, ow) = outputSize(h, w)
         let n = batch * oh * ow, k = inChannels * kernelH * kernelW
+        if let m = winograd1D, let axis = winograd1DAxis {
+            // Winograd F(m, r) along the taps over the group's tile lines, BatchNorm + ReLU in the output transform.
+            let tile = Winograd1DTile(m: m, r: max(kernelH, kernelW))
+            let u = winograd1DCache.weights(tile: tile) {
+                Winograd1DWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: tile)
+            }
+            x.withUnsafeBufferPointer { px in
+                conv2dWinograd1D(
+                    px.baseAddress!, batch: batch, height: h, width: w, layout: .cnhw(batch: batch, height: h, width: w),
+                    axis: axis, weights: u, padding: axis == .width ? padW : padH,
+                    epilogue: .scaleShiftReLU(scale: alpha, shift: beta),
+                    into: out, layout: .cnhw(batch: batch, height: oh, width: ow), onCallingThread: Threads.inSingleThreadedSection)
+            }
+            return
+        }
         if kernelH == 3 && kernelW == 3 && stride == 1, let tile = algorithm.winogradTile(outputPixels: oh * ow) {
             // Winograd F(m×m, 3×3) over the group's tiles, BatchNorm + ReLU in the output transform.
             // Tasks span images only for the 8×8 units (16 F(2×2) tiles per image; their sgemms are
             // large, M·N·K ≥ 2.7e6, and compute each column as for any N, as im2col's below). With
             // more tiles per image, tasks stay within an image so that its sgemms are the same in any
-            // group: spanning made the 35×35 units' results depend on the group (sgemms of
-            // M·N·K < 1e6 take OpenBLAS's small-matrix path, whose sums depend on N).
+            // group: spanning made the 35×35 units' results depend on the group (for these small
+            // sgemms, M·N·K < 1e6, OpenBLAS 0.3.21's per-column sums depended on N).
             let u = winogradCache.weights(
                 for: Tensor(shape: [outChannels, inChannels, 3, 3], scalars: weight), tile: WinogradTile(tile))
             let tilesPerImage = ((oh + tile - 1) / tile) * ((ow + tile - 1) / tile)
