@@ -128,8 +128,10 @@ public final class Conv2dWinogradCache: @unchecked Sendable {
 
 /// Tuning knobs of ``conv2dWinograd(_:weights:bias:padding:)`` (exposed for `bench conv`).
 public enum WinogradTuning {
-    /// Target tiles per task (the column count of each of the α² sgemms).
-    nonisolated(unsafe) public static var targetTiles = 512
+    /// Target tiles per task (the column count of each of the α² sgemms);
+    /// `DIGIT_BENCH_WINOGRAD_TILES=n` for tuning runs.
+    nonisolated(unsafe) public static var targetTiles = ProcessInfo.processInfo.environment["DIGIT_BENCH_WINOGRAD_TILES"]
+        .flatMap { Int($0) }.map { max(1, $0) } ?? 512
     /// Upper bound on one task's transformed input + gemm output, per thread.
     nonisolated(unsafe) public static var maxTaskBytes = 12 << 20
     /// Which input/output transforms run (`DIGIT_BENCH_WINOGRAD_TRANSFORMS=swift|avx2|avx512` for A/B

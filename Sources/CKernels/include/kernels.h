@@ -68,6 +68,20 @@ int dbk_attention_head(const float *q, const float *k, const float *v, int64_t l
 /// 1 when the AVX-512 paths of these kernels are in use.
 int dbk_transformer_isa(void);
 
+
+// MARK: - Direct convolution (conv_direct.c)
+
+/// 3×3, stride 2, no padding, then y = max(s · scale[o] + shift[o], 0) (multiply, then add): the FID
+/// Inception's Conv2d_1a (3 input channels). Input plane (image, ci) at x + image · imageStride +
+/// ci · channelStride (h × w), weight (o, c, 3, 3); output plane (image, oc) at out + image ·
+/// outImageStride + oc · outChannelStride, ((h − 3) / 2 + 1) × ((w − 3) / 2 + 1). Computes rows
+/// [r0, r1) of the image-major list of all images' output rows. Each output is one fused
+/// multiply-add chain from 0 over (ci, ky, kx) in order, so it does not depend on the batch or the
+/// rows asked for. AVX-512 only: returns 0 (nothing written) on other CPUs.
+int dbk_conv3x3s2_bnrelu(const float *x, int64_t c, int64_t imageStride, int64_t channelStride, int64_t h, int64_t w,
+                         const float *weight, int64_t o, const float *scale, const float *shift, float *out,
+                         int64_t outImageStride, int64_t outChannelStride, int64_t r0, int64_t r1);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,7 @@ extension InceptionV3 {
                 times["current"] = best { _ = u(x) }
                 var v = u
                 v.algorithm = .im2col
+                v.direct = false
                 v.winograd1D = nil
                 times["im2col"] = best { _ = v(x) }
                 if u.winograd1DAxis != nil {

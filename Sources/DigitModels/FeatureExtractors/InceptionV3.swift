@@ -403,6 +403,9 @@ struct BasicConv2d: Sendable {
     let beta: [Float]
     /// im2col, or Winograd for this 3×3 stride-1 unit (``InceptionV3/winogradTile``).
     var algorithm = Conv2dAlgorithm.im2col
+    /// Conv2d_1a (3×3 stride 2, ≤ 4 input channels) by ``DirectConv3x3Stride2`` when the CPU has it
+    /// (false: im2col, for the profile's comparison; `DIGIT_BENCH_CONV=im2col` also turns it off).
+    var direct = true
     /// The Winograd-domain weight, computed on the first Winograd call.
     let winogradCache = Conv2dWinogradCache()
     /// 1-D Winograd F(m, r) tile m for this 1×r / r×1 unit (``InceptionV3/winograd1DUnits``), nil for im2col.
@@ -481,8 +484,8 @@ struct BasicConv2d: Sendable {
             // Tasks span images only for the 8×8 units (16 F(2×2) tiles per image; their sgemms are
             // large, M·N·K ≥ 2.7e6, and compute each column as for any N, as im2col's below). With
             // more tiles per image, tasks stay within an image so that its sgemms are the same in any
-            // group: spanning made the 35×35 units' results depend on the group (sgemms of
-            // M·N·K < 1e6 take OpenBLAS's small-matrix path, whose sums depend on N).
+            // group: spanning made the 35×35 units' results depend on the group (for these small
+            // sgemms, M·N·K < 1e6, OpenBLAS 0.3.21's per-column sums depended on N).
             let u = winogradCache.weights(
                 for: Tensor(shape: [outChannels, inChannels, 3, 3], scalars: weight), tile: WinogradTile(tile))
             let tilesPerImage = ((oh + tile - 1) / tile) * ((ow + tile - 1) / tile)
@@ -492,6 +495,24 @@ struct BasicConv2d: Sendable {
                     weights: u, padding: .symmetric(padH, padW), epilogue: .scaleShiftReLU(scale: alpha, shift: beta),
                     into: out, layout: .cnhw(batch: batch, height: oh, width: ow),
                     tasksSpanImages: tilesPerImage < 64, onCallingThread: Threads.inSingleThreadedSection)
+            }
+            return
+        }
+        if direct && kernelH == 3 && kernelW == 3 && stride == 2 && padH == 0 && padW == 0 && inChannels <= 4
+            && DirectConv3x3Stride2.isAvailable && Conv2dAlgorithm.override != .im2col {
+            // Conv2d_1a (3 input channels): a direct AVX-512 kernel (K = 27 is too short for sgemm).
+            x.withUnsafeBufferPointer { px in
+                weight.withUnsafeBufferPointer { pw in
+                    alpha.withUnsafeBufferPointer { pa in
+                        beta.withUnsafeBufferPointer { pb in
+                            DirectConv3x3Stride2.run(
+                                px.baseAddress!, batch: batch, channels: inChannels, height: h, width: w,
+                                layout: .cnhw(batch: batch, height: h, width: w), weight: pw.baseAddress!, outChannels: outChannels,
+                                scale: pa.baseAddress!, shift: pb.baseAddress!, into: out,
+                                layout: .cnhw(batch: batch, height: oh, width: ow), onCallingThread: Threads.inSingleThreadedSection)
+                        }
+                    }
+                }
             }
             return
         }
