@@ -25,7 +25,7 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
     case cholesky
     /// Σ1 = L Lᵀ (`dpotrf`), Lᵀ Σ2 L by `dtrmm` + block-row `dgemm`s, then its eigenvalues by
     /// two-stage tridiagonalisation: `dsytrd_sy2sb` to a band of half-width `bandwidth`, bulge
-    /// chasing on two threads, `dsterf`. The same similarity as ``cholesky`` with the work in
+    /// chasing (CKernels' task kernel), `dsterf`. The same similarity as ``cholesky`` with the work in
     /// level-3 BLAS; the default for positive definite Σ1 at d ≥ 256.
     case choleskyTwoStage(bandwidth: Int)
     /// Σ1 = V Λ Vᵀ (`dsyevd` with vectors), eigenvalues of Λ^½ Vᵀ Σ2 V Λ^½, with eigenvalues of Σ1
@@ -37,7 +37,7 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .cholesky: return "cholesky (dpotrf + dsygst + dsyevd values only)"
         case .choleskyTwoStage(let kd):
-            return "cholesky-2stage (dpotrf + dtrmm/dgemm congruence + dsytrd_sy2sb kd=\(kd) + two-thread bulge chasing + dsterf)"
+            return "cholesky-2stage (dpotrf + dtrmm/dgemm congruence + dsytrd_sy2sb kd=\(kd) + bulge chasing + dsterf)"
         case .eigen(let reason): return "eigen (dsyevd with vectors; \(reason))"
         }
     }
@@ -118,7 +118,7 @@ public struct FrechetDistance: Sendable, Equatable {
     /// and non-negative for PSD covariances. Float64 paths (``FrechetMethod``):
     /// - **Cholesky** (Σ1 positive definite): Σ1 = L Lᵀ, `Σ sqrt(eig(Lᵀ Σ2 L))` — at d ≥ 256
     ///   `dpotrf`, Lᵀ Σ2 L by `dtrmm` + `dgemm`, two-stage tridiagonalisation (`dsytrd_sy2sb`,
-    ///   bulge chasing on two threads) and `dsterf` (``FrechetMethod/choleskyTwoStage(bandwidth:)``);
+    ///   bulge chasing) and `dsterf` (``FrechetMethod/choleskyTwoStage(bandwidth:)``);
     ///   below, `dpotrf`, `dsygst`, `dsyevd` without vectors (~2.7 d³ flops).
     /// - **eigen** (fallback when `dpotrf` fails or a squared pivot is ≤ `√ε · max diag(Σ1)`):
     ///   Σ1 = V Λ Vᵀ, `Σ sqrt(eig(Λ^½ Vᵀ Σ2 V Λ^½))` — two `dsyevd` calls and two `dgemm`s;

@@ -12,8 +12,8 @@ import Synchronization
 ///    from memory once per column;
 /// 2. band → tridiagonal: bulge chasing, LAPACK's tasks (`dsb2st_kernels`) done by CKernels'
 ///    `dbk_sb2st_task` (the same Householder steps as straight AVX-512 loops over the task's block,
-///    about twice as fast as the LAPACK kernel's chain of OpenBLAS level-2 calls), scheduled here on
-///    two threads (see ``chase``);
+///    about twice as fast as the LAPACK kernel's chain of OpenBLAS level-2 calls), on one thread
+///    (see ``chase``);
 /// 3. tridiagonal → eigenvalues: `dsterf`.
 ///
 /// The same orthogonal similarity as `dsytrd_2stage` + `dsterf` (what `dsyevd_2stage` does without
@@ -69,16 +69,20 @@ enum TwoStageTridiagonal {
     /// two-sided update of a diagonal block); it ends with the task whose block reaches row n−1.
     /// Task k of sweep s may run once task k−1 of sweep s and task k+2 of sweep s−1 are done — the
     /// dependencies `dsytrd_sb2st` gives its OpenMP tasks (Debian's OpenBLAS is built without
-    /// OpenMP, so there they run one after another). Here sweeps alternate between two threads:
-    /// the odd sweeps on the caller, the even ones on a second thread, each publishing its
-    /// progress (sweep, last finished task) for the other. Reflectors of sweep s live in the
-    /// slot of s's parity, so the two sweeps in flight never share one.
+    /// OpenMP, so there they run one after another). With `twoThreads`, sweeps alternate between
+    /// two threads: the odd sweeps on the caller, the even ones on a second thread, each publishing
+    /// its progress (sweep, last finished task) for the other. Reflectors of sweep s live in the
+    /// slot of s's parity, so the two sweeps in flight never share one. That halved the time with
+    /// LAPACK's kernel; with CKernels' kernel one thread is faster (d = 2048, kd = 32, idle machine,
+    /// `tools/frechet_profile.c`: 0.113–0.118 s on one thread, 0.134–0.161 s on two — the tasks are
+    /// now short enough that passing each block's cache lines between the cores costs more than the
+    /// second core gives), so the default is one thread.
     ///
     /// The task kernel calls LAPACK only in the rare rescaling case of a reflector (tiny or huge
     /// column norms); that runs with OpenBLAS limited to one thread.
     ///
-    /// `kernel` and `sequential` (all sweeps on the calling thread) are for tests and A/B timing.
-    static func chase(band ab: [Double], n: Int, kd: Int, kernel: TaskKernel = .native, sequential: Bool = false) -> (d: [Double], e: [Double]) {
+    /// `kernel` and `twoThreads` are for tests and A/B timing.
+    static func chase(band ab: [Double], n: Int, kd: Int, kernel: TaskKernel = .native, twoThreads: Bool = false) -> (d: [Double], e: [Double]) {
         if kd <= 1 {  // already tridiagonal
             let d = (0..<n).map { ab[$0 * (kd + 1)] }
             let e = (0..<n).map { kd == 1 && $0 < n - 1 ? ab[$0 * 2 + 1] : 0 }
@@ -95,7 +99,7 @@ enum TwoStageTridiagonal {
         let scratch = kd + 64  // the task kernel's work vector: at most kd + 1 entries
         var work = [Double](repeating: 0, count: 2 * scratch)
         let progress = ChaseProgress()
-        let twoThreads = !sequential && Threads.count >= 2 && n > 3 * kd
+        let twoThreads = twoThreads && Threads.count >= 2 && n > 3 * kd
 
         Threads.withSingleThreadedBLAS {
             aw.withUnsafeMutableBufferPointer { pa in

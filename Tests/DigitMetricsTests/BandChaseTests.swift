@@ -30,12 +30,12 @@ struct BandChaseTests {
     func matchesLAPACK(n: Int, kd: Int) throws {
         for scale in [1.0, 1e-160, 1e150] {
             let ab = Self.band(n: n, kd: kd, seed: UInt64(n * 1000 + kd), scale: scale)
-            let lapack = TwoStageTridiagonal.chase(band: ab, n: n, kd: kd, kernel: .lapack, sequential: true)
+            let lapack = TwoStageTridiagonal.chase(band: ab, n: n, kd: kd, kernel: .lapack)
             let reference = try TwoStageTridiagonal.tridiagonalEigenvalues(d: lapack.d, e: lapack.e)
             let norm = reference.map(abs).max()!
             for kernel in [TwoStageTridiagonal.TaskKernel.native, .portable] {
-                let seq = TwoStageTridiagonal.chase(band: ab, n: n, kd: kd, kernel: kernel, sequential: true)
-                let par = TwoStageTridiagonal.chase(band: ab, n: n, kd: kd, kernel: kernel)
+                let seq = TwoStageTridiagonal.chase(band: ab, n: n, kd: kd, kernel: kernel)
+                let par = TwoStageTridiagonal.chase(band: ab, n: n, kd: kd, kernel: kernel, twoThreads: true)
                 #expect(seq.d == par.d && seq.e == par.e, "n \(n) kd \(kd) \(kernel): two-thread schedule changed bits")
                 let values = try TwoStageTridiagonal.tridiagonalEigenvalues(d: seq.d, e: seq.e)
                 let worst = zip(values, reference).map { abs($0 - $1) }.max()!
