@@ -254,9 +254,10 @@ extension InceptionV3 {
             for u in ["branch3x3_2a", "branch3x3_2b", "branch3x3dbl_3a", "branch3x3dbl_3b"] { units["\(block).\(u)"] = 4 }
         }
         // k×k stride-1 convs along H, k·C deep: the 5×5 convs F(4, 5). The 3×3 stride-1 units are
-        // all in `winogradUnits`: with CKernels' SIMD transforms 2-D F(4×4) measured faster than
-        // the 1-D F(4, 3) / F(6, 3) on each of them (docs/conv-perf.md, two runs at load 2–5: 2a + 2b 12 vs 14.6
-        // ms, the seven 35×35 units ≈ 7.4 vs 9.3 ms, Conv2d_4a 8.0 vs 9.2 ms per image of one core).
+        // all in `winogradUnits`: with CKernels' SIMD transforms 2-D F(4×4) measured faster than the
+        // best 1-D F(m, 3) on each of them in one profile run (docs/conv-perf.md, ms per image of one
+        // core: Conv2d_2b 8.30 vs 11.53, Conv2d_4a 6.56 vs 9.69, 35×35 units 0.58–1.14 vs 0.99–1.76;
+        // Conv2d_2a level, 4.37 vs 4.20).
         for block in ["Mixed_5b", "Mixed_5c", "Mixed_5d"] { units["\(block).branch5x5_2"] = 4 }
         precondition(units.keys.allSatisfy { winogradUnits[$0] == nil }, "a unit is in both Winograd tables")
         return units
