@@ -41,9 +41,13 @@ enum TwoStageTridiagonal {
         Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb", info: Int(info)) }
         work = []
-        let (d, e) = chase(band: ab, n: n, kd: kd)
+        let (d, e) = chase(band: ab, n: n, kd: kd, twoThreads: chaseOnTwoThreads)
         return try tridiagonalEigenvalues(d: d, e: e)
     }
+
+    /// Whether ``eigenvalues(_:n:bandwidth:)`` chases on two threads (``chase``);
+    /// `DIGIT_BENCH_CHASE_THREADS=1|2` for A/B runs.
+    nonisolated(unsafe) static var chaseOnTwoThreads = ProcessInfo.processInfo.environment["DIGIT_BENCH_CHASE_THREADS"] != "1"
 
     /// Eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal `d` and
     /// subdiagonal `e` (n − 1 entries used): LAPACK `dsterf`.
@@ -69,14 +73,13 @@ enum TwoStageTridiagonal {
     /// two-sided update of a diagonal block); it ends with the task whose block reaches row n−1.
     /// Task k of sweep s may run once task k−1 of sweep s and task k+2 of sweep s−1 are done — the
     /// dependencies `dsytrd_sb2st` gives its OpenMP tasks (Debian's OpenBLAS is built without
-    /// OpenMP, so there they run one after another). With `twoThreads`, sweeps alternate between
-    /// two threads: the odd sweeps on the caller, the even ones on a second thread, each publishing
-    /// its progress (sweep, last finished task) for the other. Reflectors of sweep s live in the
-    /// slot of s's parity, so the two sweeps in flight never share one. That halved the time with
-    /// LAPACK's kernel; with CKernels' kernel one thread is faster (d = 2048, kd = 32, idle machine,
-    /// `tools/frechet_profile.c`: 0.113–0.118 s on one thread, 0.134–0.161 s on two — the tasks are
-    /// now short enough that passing each block's cache lines between the cores costs more than the
-    /// second core gives), so the default is one thread.
+    /// OpenMP, so there they run one after another). With `twoThreads` the band is split at a row:
+    /// the caller runs every sweep's tasks above it, a second thread every sweep's tasks below it,
+    /// one sweep after another, each publishing its progress (sweep, last finished task) for the
+    /// other — so a block stays in one core's cache except at the split. (Alternating whole sweeps
+    /// between the threads, as before, moved every block between the cores once per sweep: with
+    /// CKernels' kernel that was slower than one thread, d = 2048, kd = 32, idle: 0.134–0.161 s vs
+    /// 0.113–0.118 s.)
     ///
     /// The task kernel calls LAPACK only in the rare rescaling case of a reflector (tiny or huge
     /// column norms); that runs with OpenBLAS limited to one thread.
@@ -93,13 +96,19 @@ enum TwoStageTridiagonal {
         for j in 0..<n {
             for i in 0...kd { aw[j * lda + i] = ab[j * (kd + 1) + i] }
         }
-        // Reflectors and their scalars, one n-slot per sweep parity; per-thread scratch.
-        var v = [Double](repeating: 0, count: 2 * n)
-        var tau = [Double](repeating: 0, count: 2 * n)
+        // Reflectors and their scalars: four n-slots, sweep s in slot (s − 1) mod 4 (the task kernels
+        // pick one of two n-slots by the sweep's parity; the base passed selects the pair), so the
+        // sweeps in flight on the two threads (at most three apart) never share one. Per-thread scratch.
+        var v = [Double](repeating: 0, count: 4 * n)
+        var tau = [Double](repeating: 0, count: 4 * n)
         let scratch = kd + 64  // the task kernel's work vector: at most kd + 1 entries
         var work = [Double](repeating: 0, count: 2 * scratch)
         let progress = ChaseProgress()
-        let twoThreads = twoThreads && Threads.count >= 2 && n > 3 * kd
+        // Thread 0 takes the tasks whose block starts above row `boundary`, thread 1 the rest: n/√2
+        // splits the work in half (thread 0's share of sweep s is ∝ boundary − s), and ≤ n − 2kd
+        // keeps every sweep's last task on thread 1.
+        let boundary = min(Int(Double(n) / 2.0.squareRoot()), n - 2 * kd)
+        let twoThreads = twoThreads && Threads.count >= 2 && boundary > 2 * kd
 
         Threads.withSingleThreadedBLAS {
             aw.withUnsafeMutableBufferPointer { pa in
@@ -108,18 +117,18 @@ enum TwoStageTridiagonal {
                         work.withUnsafeMutableBufferPointer { pw in
                             let ctx = ChaseContext(
                                 a: pa.baseAddress!, v: pv.baseAddress!, tau: pt.baseAddress!, work: pw.baseAddress!,
-                                scratch: scratch, n: n, kd: kd, lda: lda, kernel: kernel, progress: progress)
+                                scratch: scratch, n: n, kd: kd, lda: lda, kernel: kernel, boundary: boundary, progress: progress)
                             if !twoThreads {
-                                for sweep in 1..<n { ctx.runSweep(sweep, thread: 0, waitForPrevious: false) }
+                                for sweep in 1..<n { ctx.runTail(sweep, from: 1, thread: 0) }
                                 return
                             }
                             let done = DispatchSemaphore(value: 0)
                             let second = Thread {
-                                for sweep in stride(from: 2, to: n, by: 2) { ctx.runSweep(sweep, thread: 1, waitForPrevious: true) }
+                                for sweep in 1..<n { ctx.runBelowBoundary(sweep) }
                                 done.signal()
                             }
                             second.start()
-                            for sweep in stride(from: 1, to: n, by: 2) { ctx.runSweep(sweep, thread: 0, waitForPrevious: true) }
+                            for sweep in 1..<(boundary - 1) { ctx.runAboveBoundary(sweep) }
                             done.wait()
                         }
                     }
@@ -151,6 +160,7 @@ private struct ChaseContext: @unchecked Sendable {
     let kd: Int
     let lda: Int
     let kernel: TwoStageTridiagonal.TaskKernel
+    let boundary: Int
     let progress: ChaseProgress
 
     static func encode(_ sweep: Int, _ task: Int) -> Int { sweep << 32 | task }
@@ -163,52 +173,75 @@ private struct ChaseContext: @unchecked Sendable {
         thread == 0 ? progress.thread0.load(ordering: .acquiring) : progress.thread1.load(ordering: .acquiring)
     }
 
-    /// Runs all tasks of `sweep` (1-based) on `thread`.
-    func runSweep(_ sweep: Int, thread: Int, waitForPrevious: Bool) {
-        let other = 1 - thread
-        var task = 1
-        while true {
-            if waitForPrevious && sweep > 1 {
-                // Task `task` of this sweep needs task `task + 2` of the previous one.
-                let needed = Self.encode(sweep - 1, task + 2)
-                var spins = 0
-                while load(thread: other) < needed {
-                    spins += 1
-                    if spins > 200 { sched_yield(); spins = 0 }
-                }
-            }
-            // Task geometry (1-based rows/columns, as the kernel takes them).
-            let ttype: Int32, st: Int, ed: Int
-            let last: Bool
-            if task == 1 || task % 2 == 1 {
-                ttype = task == 1 ? 1 : 3
-                let col = ((task + 1) / 2) * kd + sweep
-                st = col - kd + 1
-                ed = min(col, n)
-                last = st >= ed - 1 && ed == n
-            } else {
-                ttype = 2
-                let col = (task / 2) * kd + sweep
-                st = col - kd + 1
-                ed = min(col, n)
-                last = col >= n - 1
-            }
-            let w = work + thread * scratch
-            switch kernel {
-            case .native: dbk_sb2st_task(ttype, Int64(st), Int64(ed), Int64(sweep), Int64(n), Int64(kd), a, Int64(lda), v, tau, w)
-            case .portable: dbk_sb2st_task_portable(ttype, Int64(st), Int64(ed), Int64(sweep), Int64(n), Int64(kd), a, Int64(lda), v, tau, w)
-            case .lapack:
-                var uplo: CChar = 76  // "L"
-                var wantz: Int32 = 0, ty = ttype, st32 = Int32(st), ed32 = Int32(ed), sw = Int32(sweep)
-                var nn = Int32(n), nb = Int32(kd), ldaa = Int32(lda), ib: Int32 = 16, ldvt = Int32(kd) + 16
-                dsb2st_kernels_(&uplo, &wantz, &ty, &st32, &ed32, &sw, &nn, &nb, &ib, a, &ldaa, v, tau, &ldvt, w, 1)
-            }
-            if last {
-                publish(thread: thread, Self.encode(sweep, Int(Int32.max)))
-                return
-            }
+    /// Task `task` of `sweep` (both 1-based): kernel type, first and last row/column of its block
+    /// (1-based, as the kernel takes them), and whether it ends the sweep.
+    func geometry(_ sweep: Int, _ task: Int) -> (ttype: Int32, st: Int, ed: Int, last: Bool) {
+        if task % 2 == 1 {
+            let col = ((task + 1) / 2) * kd + sweep
+            let st = col - kd + 1, ed = min(col, n)
+            return (task == 1 ? 1 : 3, st, ed, st >= ed - 1 && ed == n)
+        }
+        let col = (task / 2) * kd + sweep
+        return (2, col - kd + 1, min(col, n), col >= n - 1)
+    }
+
+    func run(_ sweep: Int, _ task: Int, thread: Int) -> Bool {
+        let g = geometry(sweep, task)
+        let w = work + thread * scratch
+        // Slot pair of sweep s: ((s − 1) / 2) mod 2; the kernel adds ((s − 1) mod 2) · n.
+        let pair = ((sweep - 1) / 2) % 2 * 2 * n
+        let v = self.v + pair, tau = self.tau + pair
+        switch kernel {
+        case .native: dbk_sb2st_task(g.ttype, Int64(g.st), Int64(g.ed), Int64(sweep), Int64(n), Int64(kd), a, Int64(lda), v, tau, w)
+        case .portable: dbk_sb2st_task_portable(g.ttype, Int64(g.st), Int64(g.ed), Int64(sweep), Int64(n), Int64(kd), a, Int64(lda), v, tau, w)
+        case .lapack:
+            var uplo: CChar = 76  // "L"
+            var wantz: Int32 = 0, ty = g.ttype, st32 = Int32(g.st), ed32 = Int32(g.ed), sw = Int32(sweep)
+            var nn = Int32(n), nb = Int32(kd), ldaa = Int32(lda), ib: Int32 = 16, ldvt = Int32(kd) + 16
+            dsb2st_kernels_(&uplo, &wantz, &ty, &st32, &ed32, &sw, &nn, &nb, &ib, a, &ldaa, v, tau, &ldvt, w, 1)
+        }
+        return g.last
+    }
+
+    func wait(thread: Int, until needed: Int) {
+        var spins = 0
+        while load(thread: thread) < needed {
+            spins += 1
+            if spins > 200 { sched_yield(); spins = 0 }
+        }
+    }
+
+    /// Tasks `from`, `from` + 1, … of `sweep` to its end on `thread`, publishing each.
+    func runTail(_ sweep: Int, from first: Int, thread: Int) {
+        var task = first
+        while !run(sweep, task, thread: thread) {
             publish(thread: thread, Self.encode(sweep, task))
             task += 1
         }
+        publish(thread: thread, Self.encode(sweep, Int(Int32.max)))
+    }
+
+    /// Thread 0's part of `sweep`: the tasks whose block starts above ``boundary``. Task k needs
+    /// task k + 2 of the previous sweep; where that one is below the boundary, thread 1's.
+    func runAboveBoundary(_ sweep: Int) {
+        var task = 1
+        while geometry(sweep, task).st < boundary {
+            if sweep > 1 && geometry(sweep - 1, task + 2).st >= boundary {
+                wait(thread: 1, until: Self.encode(sweep - 1, task + 2))
+            }
+            _ = run(sweep, task, thread: 0)  // never the last task: boundary ≤ n − 2kd
+            publish(thread: 0, Self.encode(sweep, task))
+            task += 1
+        }
+    }
+
+    /// Thread 1's part of `sweep`: its tasks from the first whose block starts at or below
+    /// ``boundary`` (which needs thread 0's part of the sweep done) to the end. Task k + 2 of the
+    /// previous sweep, which task k also needs, starts kd − 1 rows further down: thread 1's, done.
+    func runBelowBoundary(_ sweep: Int) {
+        var first = 1
+        while geometry(sweep, first).st < boundary { first += 1 }
+        if first > 1 { wait(thread: 0, until: Self.encode(sweep, first - 1)) }
+        runTail(sweep, from: first, thread: 1)
     }
 }
