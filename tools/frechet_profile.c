@@ -1,9 +1,12 @@
 // Per-routine profile of the Fréchet trace term at d = 2048 (float64), both Cholesky paths of
 // Sources/DigitMetrics (one-stage: dpotrf + dsygst + dsytrd + dsterf; two-stage: dpotrf +
-// dtrmm/dgemm congruence + dsytrd_sy2sb + bulge chasing with dsb2st_kernels on 1 or 2 threads +
-// dsterf), on covariances of 5000 squared uniform features. Wall and process CPU per stage.
+// dtrmm/dgemm congruence + dsytrd_sy2sb + bulge chasing with LAPACK's dsb2st_kernels (1 thread)
+// and CKernels' dbk_sb2st_task (1 thread, and 2 threads alternating sweeps — the schedule before
+// session 5's row split, which lives only in TwoStageTridiagonal.swift) + dsterf), on covariances
+// of 5000 squared uniform features. Wall and process CPU per stage.
 // Build: clang -O2 -o /tmp/frechet_profile tools/frechet_profile.c Sources/CKernels/band_chase.c \
-//          -ISources/CKernels/include -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas -lm -lpthread
+//          Sources/CKernels/kernels.c -ISources/CKernels/include \
+//          -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas -lm -lpthread
 // Run:   /tmp/frechet_profile [d=2048] [kd=32] [threads=2]
 #include <stdio.h>
 #include <stdlib.h>
