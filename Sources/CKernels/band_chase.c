@@ -9,7 +9,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <string.h>
 
 // LAPACK's reflector generator, used only where the plain sum of squares could under- or overflow.
 extern void dlarfg_(const int32_t *n, double *alpha, double *x, const int32_t *incx, double *tau);

@@ -1,4 +1,4 @@
-// The body of band_chase.c's task, written once against five vector primitives and included once
+// The body of band_chase.c's task, written once against six vector primitives and included once
 // per instruction set. The includer defines BC_NAME(x) (suffixes the names), BC_ATTR (the target
 // attribute, possibly empty) and the primitives, all `static inline`:
 //   BC_NAME(dot)(x, y, n)           -> sum x[i] y[i]

@@ -12,8 +12,8 @@ import Synchronization
 ///    from memory once per column;
 /// 2. band → tridiagonal: bulge chasing, LAPACK's tasks (`dsb2st_kernels`) done by CKernels'
 ///    `dbk_sb2st_task` (the same Householder steps as straight AVX-512 loops over the task's block,
-///    about twice as fast as the LAPACK kernel's chain of OpenBLAS level-2 calls), on one thread
-///    (see ``chase``);
+///    about twice as fast as the LAPACK kernel's chain of OpenBLAS level-2 calls), the band split
+///    between two threads at a row (see ``chase``);
 /// 3. tridiagonal → eigenvalues: `dsterf`.
 ///
 /// The same orthogonal similarity as `dsytrd_2stage` + `dsterf` (what `dsyevd_2stage` does without
@@ -98,7 +98,7 @@ enum TwoStageTridiagonal {
         }
         // Reflectors and their scalars: four n-slots, sweep s in slot (s − 1) mod 4 (the task kernels
         // pick one of two n-slots by the sweep's parity; the base passed selects the pair), so the
-        // sweeps in flight on the two threads (at most three apart) never share one. Per-thread scratch.
+        // sweeps in flight on the two threads (at most two apart) never share one. Per-thread scratch.
         var v = [Double](repeating: 0, count: 4 * n)
         var tau = [Double](repeating: 0, count: 4 * n)
         let scratch = kd + 64  // the task kernel's work vector: at most kd + 1 entries
