@@ -29,6 +29,8 @@ extension DigitBenchCommand.Bench {
         @Flag(help: "Also time the eigen path (forced) for comparison.") var eigen = false
         @Flag(help: "Also time the one-stage Cholesky path (dsygst + dsyevd) for comparison.") var oneStage = false
         @Option(help: "Band half-width of the two-stage path (default \(FrechetPath.defaultBandwidth)).") var bandwidth: Int?
+        @Flag(help: "Also print the wall time of each stage of the two-stage path (dpotrf, congruence, dsytrd_sy2sb, chase, dsterf): minimum and maximum over the repeats.")
+        var stages = false
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() throws {
@@ -52,7 +54,14 @@ extension DigitBenchCommand.Bench {
             let (a, statsWall, statsCPU) = try best(repeats) { try GaussianStatistics(features: fa) }
             let b = try GaussianStatistics(features: fb)
             let path: FrechetPath = bandwidth.map { .choleskyTwoStage(bandwidth: $0) } ?? .automatic
+            var stageTimes: [(String, [Double])] = []
+            if stages {
+                FrechetStages.observer = { name, seconds in
+                    if let i = stageTimes.firstIndex(where: { $0.0 == name }) { stageTimes[i].1.append(seconds) } else { stageTimes.append((name, [seconds])) }
+                }
+            }
             let (fd, wall, cpu) = try best(repeats) { try FrechetDistance.compute(a, b, path: path) }
+            FrechetStages.observer = nil
             let eigenTiming = eigen ? try best(repeats) { try FrechetDistance.compute(a, b, path: .eigen) } : nil
             let oneStageTiming = oneStage ? try best(repeats) { try FrechetDistance.compute(a, b, path: .cholesky) } : nil
             let scipy: ScipyTiming? = noScipy ? nil : timeScipy(a, b)
@@ -64,6 +73,7 @@ extension DigitBenchCommand.Bench {
                 "load_average": loadAverage(),
             ]
             if let e = eigenTiming { obj["eigen_wall_s"] = e.wall; obj["eigen_cpu_s"] = e.cpu; obj["eigen_fid"] = e.0.value }
+            if stages { obj["stages_min_wall_s"] = Dictionary(uniqueKeysWithValues: stageTimes.map { ($0.0, $0.1.min()!) }) }
             if let o = oneStageTiming { obj["one_stage_wall_s"] = o.wall; obj["one_stage_cpu_s"] = o.cpu; obj["one_stage_fid"] = o.0.value }
             obj["frechet_method_description"] = fd.method.description
             switch scipy {
@@ -89,6 +99,12 @@ extension DigitBenchCommand.Bench {
             if let o = oneStageTiming {
                 print(String(format: "Fréchet distance (cholesky, 1-stage)  %9.3f %9.3f   (FID rel. Δ to ours %.1e)", o.wall, o.cpu,
                              abs(o.0.value - fd.value) / abs(o.0.value)))
+            }
+            if stages {
+                if stageTimes.isEmpty { print("stages: none recorded (the path that ran is not cholesky-2stage)") }
+                for (name, t) in stageTimes {
+                    print(String(format: "  stage %-14@ min %.3f s  max %.3f s", name, t.min()!, t.max()!))
+                }
             }
             print("method: \(fd.method)")
             switch scipy {

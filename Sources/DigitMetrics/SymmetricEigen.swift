@@ -71,14 +71,16 @@ enum SymmetricEigen {
         let l = HugePageMatrix(copying: s1)
         var uplo: CChar = 76  // "L"
         var nn = Int32(n), lda = Int32(max(1, n)), info: Int32 = 0
-        Threads.blasCall { _ = dpotrf_(&uplo, &nn, l.base, &lda, &info, 1) }  // serialised against BLAS thread-count changes
+        FrechetStages.time("dpotrf") {
+            Threads.blasCall { _ = dpotrf_(&uplo, &nn, l.base, &lda, &info, 1) }  // serialised against BLAS thread-count changes
+        }
         if info > 0 { return .failure(CongruenceRefusalError(reason: .notPositiveDefinite(minor: Int(info)))) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dpotrf", info: Int(info)) }
         var minPivot = Double.infinity
         for i in 0..<n { minPivot = min(minPivot, l.base[i * n + i] * l.base[i * n + i]) }
         if minPivot <= pivotTolerance { return .failure(CongruenceRefusalError(reason: .smallPivot(minPivot))) }
         if let kd = twoStageBandwidth {
-            let m = congruence(factor: l, s2, n: n)
+            let m = FrechetStages.time("congruence") { congruence(factor: l, s2, n: n) }
             let w = try TwoStageTridiagonal.eigenvalues(m.base, n: n, bandwidth: kd)
             return .success((w, minPivot))
         }

@@ -38,16 +38,19 @@ enum TwoStageTridiagonal {
         guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb (workspace query)", info: Int(info)) }
         lwork = max(1, Int32(query[0].rounded(.up)))
         var work = [Double](repeating: 0, count: Int(lwork))
-        Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
+        FrechetStages.time("dsytrd_sy2sb") {
+            Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
+        }
         guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb", info: Int(info)) }
         work = []
-        let (d, e) = chase(band: ab, n: n, kd: kd, twoThreads: chaseOnTwoThreads)
-        return try tridiagonalEigenvalues(d: d, e: e)
+        let (d, e) = FrechetStages.time("chase") { chase(band: ab, n: n, kd: kd, twoThreads: chaseOnTwoThreads) }
+        return try FrechetStages.time("dsterf") { try tridiagonalEigenvalues(d: d, e: e) }
     }
 
     /// Whether ``eigenvalues(_:n:bandwidth:)`` chases on two threads (``chase``);
     /// `DIGIT_BENCH_CHASE_THREADS=1|2` for A/B runs.
     nonisolated(unsafe) static var chaseOnTwoThreads = ProcessInfo.processInfo.environment["DIGIT_BENCH_CHASE_THREADS"] != "1"
+
 
     /// Eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal `d` and
     /// subdiagonal `e` (n − 1 entries used): LAPACK `dsterf`.
