@@ -1,6 +1,6 @@
 // Per-routine profile of the Fréchet trace term at d = 2048 (float64), both Cholesky paths of
 // Sources/DigitMetrics (one-stage: dpotrf + dsygst + dsytrd + dsterf; two-stage: dpotrf +
-// dtrmm/dgemm congruence + dsytrd_sy2sb + bulge chasing with LAPACK's dsb2st_kernels (1 thread)
+// dtrmm congruence + dsytrd_sy2sb + bulge chasing with LAPACK's dsb2st_kernels (1 thread)
 // and CKernels' dbk_sb2st_task (1 thread, and 2 threads alternating sweeps — the schedule before
 // session 5's row split, which lives only in TwoStageTridiagonal.swift) + dsterf), on covariances
 // of 5000 squared uniform features. Wall and process CPU per stage.
@@ -99,11 +99,10 @@ int main(int argc,char**argv){
   double ref=sumsqrt(d,w);
   printf("two-stage:\n");
   memcpy(L,s1,8L*d*d); tic(); dpotrf_("L",&d,L,&d,&info,1); toc("dpotrf");
-  tic(); for(int j=0;j<d;j++)for(int i=0;i<j;i++)L[(long)j*d+i]=0;
-  memcpy(A,s2,8L*d*d);
-  cblas_dtrmm(CblasColMajor,CblasRight,CblasLower,CblasNoTrans,CblasNonUnit,d,d,1,L,d,A,d);
-  for(int ib=0;ib<d;ib+=256){int b=d-ib<256?d-ib:256; cblas_dgemm(CblasColMajor,CblasTrans,CblasNoTrans,b,ib+b,d-ib,1,L+(long)ib*d+ib,d,A+ib,d,0,M+ib,d);}
-  toc("congruence (dtrmm + block dgemm)");
+  tic(); memcpy(M,s2,8L*d*d);
+  cblas_dtrmm(CblasColMajor,CblasRight,CblasLower,CblasNoTrans,CblasNonUnit,d,d,1,L,d,M,d);
+  for(int jb=0;jb<d;jb+=256){int b=d-jb<256?d-jb:256; cblas_dtrmm(CblasColMajor,CblasLeft,CblasLower,CblasTrans,CblasNonUnit,d-jb,b,1,L+(long)jb*d+jb,d,M+(long)jb*d+jb,d);}
+  toc("congruence (dtrmm + block-column dtrmm)");
   int ldab=KD+1; double*ab=calloc((long)ldab*d,8);
   lw=-1; dsytrd_sy2sb_("L",&d,&KD,M,&d,ab,&ldab,tau,&wq,&lw,&info,1); lw=(int)wq; work=malloc(8L*lw);
   tic(); dsytrd_sy2sb_("L",&d,&KD,M,&d,ab,&ldab,tau,work,&lw,&info,1); toc("dsytrd_sy2sb"); free(work);

@@ -37,7 +37,7 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .cholesky: return "cholesky (dpotrf + dsygst + dsyevd values only)"
         case .choleskyTwoStage(let kd):
-            return "cholesky-2stage (dpotrf + dtrmm/dgemm congruence + dsytrd_sy2sb kd=\(kd) + bulge chasing + dsterf)"
+            return "cholesky-2stage (dpotrf + dtrmm congruence + dsytrd_sy2sb kd=\(kd) + bulge chasing + dsterf)"
         case .eigen(let reason): return "eigen (dsyevd with vectors; \(reason))"
         }
     }

@@ -95,37 +95,31 @@ enum SymmetricEigen {
     struct CongruenceRefusalError: Error { var reason: CongruenceRefusal }
 
     /// Lᵀ S L (column-major; its lower triangle and the diagonal blocks are filled, the rest is
-    /// unspecified) for the `dpotrf` factor in the lower triangle of `l` (its strict upper
-    /// triangle is zeroed here) and symmetric `s`: W = S L by one `dtrmm`, then block row I of
-    /// the lower triangle, (Lᵀ W)[I, 0..<I+b] = L[I..<n, I]ᵀ W[I..<n, 0..<I+b], by one `dgemm` per
-    /// block row of 256 — 4/3 n³ flops in large level-3 calls, where `dsygst` does n³ in many
-    /// smaller ones (about half the dgemm rate here at n = 2048). The result overwrites W block row
-    /// by block row (later blocks read only rows of W below the ones written), so the only n × n
+    /// unspecified) for the `dpotrf` factor in the lower triangle of `l` (only that triangle is
+    /// read) and symmetric `s`: W = S L by one `dtrmm`, then each block column J of the lower
+    /// triangle, (Lᵀ W)[J..<n, J] = L[J..<n, J..<n]ᵀ W[J..<n, J], by one triangular `dtrmm` per block
+    /// column of 256, in place — 4/3 n³ flops, all in `dtrmm` (which runs at or above the `dgemm`
+    /// rate here). `dsygst` does n³ in many smaller calls at about half that rate; the second half
+    /// as one `dgemm` per block row (session 4) took 0.061–0.068 s against 0.046–0.049 s at n = 2048
+    /// (`tools/frechet_profile.c`-style A/B, idle). The result overwrites W, so the only n × n
     /// buffer besides `l` is the returned one.
     static func congruence(factor l: HugePageMatrix, _ s: [Double], n: Int) -> HugePageMatrix {
         let pl = l.base
-        parallelFor(n, grain: 64) { j in
-            for i in 0..<j { pl[j * n + i] = 0 }  // column j, rows above the diagonal
-        }
         let w = HugePageMatrix(copying: s)
         let pw = w.base
         let block = 256
-        var t = [Double](repeating: 0, count: min(block, n) * n)
         let nn = Int32(n)
         Threads.blasCall {
             cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, nn, nn, 1, pl, nn, pw, nn)
         }
-        t.withUnsafeMutableBufferPointer { pt in
-            let pt = pt.baseAddress!
-            for i in stride(from: 0, to: n, by: block) {
-                let b = min(block, n - i)
-                // T (b × (i + b), leading dimension b) = L[i..<n, i..<i+b]ᵀ W[i..<n, 0..<i+b].
-                Threads.blasCall {
-                    cblas_dgemm(
-                        CblasColMajor, CblasTrans, CblasNoTrans, Int32(b), Int32(i + b), Int32(n - i), 1,
-                        pl + i * n + i, nn, pw + i, nn, 0, pt, Int32(b))
-                }
-                for col in 0..<(i + b) { (pw + col * n + i).update(from: pt + col * b, count: b) }
+        for j in stride(from: 0, to: n, by: block) {
+            let b = min(block, n - j)
+            // (Lᵀ W)[j..<n, j..<j+b] = L[j..<n, j..<n]ᵀ W[j..<n, j..<j+b] (rows above j of Lᵀ's
+            // columns j... are zero), in place: no other block column reads these entries.
+            Threads.blasCall {
+                cblas_dtrmm(
+                    CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(n - j), Int32(b), 1,
+                    pl + j * n + j, nn, pw + j * n + j, nn)
             }
         }
         return w
