@@ -17,6 +17,17 @@ extern void dlarfg_(const int32_t *n, double *alpha, double *x, const int32_t *i
 #include <immintrin.h>
 #endif
 
+// OpenBLAS's thread-pool shutdown (exported by its pthreads and OpenMP builds; weak so that
+// another BLAS without it still links, and then parking does nothing). The pool restarts by itself
+// on the next multi-threaded call.
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+int dbk_blas_park_threads(void) {
+    if (!blas_thread_shutdown_) return 0;
+    blas_thread_shutdown_();
+    return 1;
+}
+
 // MARK: - Portable primitives (plain loops)
 
 #define BC_NAME(x) bc_portable_##x

@@ -51,6 +51,10 @@ enum TwoStageTridiagonal {
     /// `DIGIT_BENCH_CHASE_THREADS=1|2` for A/B runs.
     nonisolated(unsafe) static var chaseOnTwoThreads = ProcessInfo.processInfo.environment["DIGIT_BENCH_CHASE_THREADS"] != "1"
 
+    /// Whether the two-thread chase first stops OpenBLAS's worker threads (`dbk_blas_park_threads`):
+    /// after `dsytrd_sy2sb` they poll for work for ~0.1 s and would share the cores with the
+    /// chase. `DIGIT_BENCH_BLAS_PARK=0` keeps them (for A/B runs).
+    nonisolated(unsafe) static var parkBLASThreads = ProcessInfo.processInfo.environment["DIGIT_BENCH_BLAS_PARK"] != "0"
 
     /// Eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal `d` and
     /// subdiagonal `e` (n − 1 entries used): LAPACK `dsterf`.
@@ -125,6 +129,9 @@ enum TwoStageTridiagonal {
                                 for sweep in 1..<n { ctx.runTail(sweep, from: 1, thread: 0) }
                                 return
                             }
+                            // Inside the section holding `Threads.blasLock`: no multi-threaded
+                            // OpenBLAS call can be running on another thread.
+                            if parkBLASThreads { _ = dbk_blas_park_threads() }
                             let done = DispatchSemaphore(value: 0)
                             let second = Thread {
                                 for sweep in 1..<n { ctx.runBelowBoundary(sweep) }

@@ -27,6 +27,13 @@ void dbk_sb2st_task(int32_t ttype, int64_t st, int64_t ed, int64_t sweep, int64_
 void dbk_sb2st_task_portable(int32_t ttype, int64_t st, int64_t ed, int64_t sweep, int64_t n, int64_t nb,
                              double *a, int64_t lda, double *v, double *tau, double *work);
 
+/// Stops OpenBLAS's worker threads (pthreads/OpenMP builds: `blas_thread_shutdown_`), which after a
+/// multi-threaded call keep polling for work (sched_yield) for about 2^28 cycles (~0.1 s) and so
+/// compete with threads of our own started right after. The pool is restarted by OpenBLAS on its
+/// next multi-threaded call. Returns 1, or 0 when the BLAS has no such function (nothing done).
+/// Only call it while no other thread can be inside a multi-threaded OpenBLAS call.
+int dbk_blas_park_threads(void);
+
 /// 1 when dbk_sb2st_task uses the AVX-512 path, 0 for the portable one.
 int dbk_sb2st_isa(void);
 
