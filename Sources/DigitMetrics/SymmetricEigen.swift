@@ -68,7 +68,7 @@ enum SymmetricEigen {
     ) throws -> Result<(values: [Double], minPivotSquared: Double), CongruenceRefusalError> {
         precondition(s1.count == n * n && s2.count == n * n, "SymmetricEigen: sizes for n = \(n)")
         Threads.configureBLAS()
-        let l = HugePageMatrix(copying: s1)
+        let l = FrechetStages.time("copy") { HugePageMatrix(copying: s1) }
         var uplo: CChar = 76  // "L"
         var nn = Int32(n), lda = Int32(max(1, n)), info: Int32 = 0
         FrechetStages.time("dpotrf") {
@@ -145,7 +145,14 @@ final class HugePageMatrix {
         }
         _ = madvise(raw, bytes, MADV_HUGEPAGE)
         base = raw.bindMemory(to: Double.self, capacity: count)
-        source.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: count) }
+        // Both threads fault in and fill their half (about 11 ms for 33.5 MB on one thread).
+        source.withUnsafeBufferPointer { src in
+            let chunk = 1 << 18
+            parallelFor((count + chunk - 1) / chunk, grain: 4) { [base, count] c in
+                let lo = c * chunk
+                (base + lo).update(from: src.baseAddress! + lo, count: min(chunk, count - lo))
+            }
+        }
     }
 
     deinit { free(base) }

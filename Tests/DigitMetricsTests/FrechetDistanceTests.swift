@@ -185,6 +185,19 @@ struct FrechetDistanceTests {
         let nan = try GaussianStatistics(mu: [.nan, 0], sigma: [1, 0, 0, 1])
         #expect(throws: MetricsError.self) { try FrechetDistance.compute(a, nan) }
         #expect(throws: MetricsError.self) { try GaussianStatistics(mu: [0, 0], sigma: [1]) }
+        // The finiteness check runs in chunks of 2^18 values on several threads: a single bad value
+        // at either end of a chunk, or at the very end, is still found (d² = 1 060 900, 4+ chunks).
+        let d = 1030
+        var eye = [Double](repeating: 0, count: d * d)
+        for i in 0..<d { eye[i * d + i] = 1 }
+        let good = try GaussianStatistics(mu: [Double](repeating: 0, count: d), sigma: eye)
+        #expect(try abs(FrechetDistance.compute(good, good).value) < 1e-9)
+        for (index, bad) in [(0, Double.nan), ((1 << 18) - 1, .infinity), (1 << 18, -.infinity), (3 << 18, .nan), (d * d - 1, .nan)] {
+            var sigma = eye
+            sigma[index] = bad
+            let s = try GaussianStatistics(mu: [Double](repeating: 0, count: d), sigma: sigma)
+            #expect(throws: MetricsError.self, "\(bad) at \(index)") { try FrechetDistance.compute(good, s) }
+        }
         var one = GaussianAccumulator(dimension: 2)
         one.add(Tensor(shape: [1, 2], scalars: [1, 2]))
         #expect(throws: MetricsError.notEnoughSamples(what: "covariance", needed: 2, actual: 1)) { try one.statistics() }
