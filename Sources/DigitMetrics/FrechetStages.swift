@@ -1,7 +1,8 @@
 import Foundation
 
 /// Wall time of each stage of the two-stage Fréchet path (`cholesky-2stage`), for
-/// `digit-bench bench frechet --stages`: `dpotrf`, `congruence`, `dsytrd_sy2sb`, `chase`, `dsterf`,
+/// `digit-bench bench frechet --stages`: `checks` (finiteness), `copy` (Σ1), `dpotrf`, `congruence`
+/// (with the copy of Σ2), `dsytrd_sy2sb`, `chase`, `dsterf`,
 /// reported in that order as each one finishes. Nothing is measured while no observer is set.
 public enum FrechetStages {
     /// Receives (stage, wall seconds). Set it only around single-threaded benchmark code.
