@@ -24,10 +24,12 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
     /// when Σ1 is numerically positive definite and d is below
     /// ``FrechetPath/twoStageMinimumDimension`` (or when asked for).
     case cholesky
-    /// Σ1 = L Lᵀ (`dpotrf`), Lᵀ Σ2 L by `dtrmm` + block-row `dgemm`s, then its eigenvalues by
-    /// two-stage tridiagonalisation: `dsytrd_sy2sb` to a band of half-width `bandwidth`, bulge
-    /// chasing (CKernels' task kernel), `dsterf`. The same similarity as ``cholesky`` with the work in
-    /// level-3 BLAS; the default for positive definite Σ1 at d ≥ 256.
+    /// Σ1 = L Lᵀ (`dpotrf`), Lᵀ Σ2 L by `dtrmm`s, then two-stage tridiagonalisation: `dsytrd_sy2sb`
+    /// to a band of half-width `bandwidth`, bulge chasing (CKernels' task kernel); of the
+    /// tridiagonal matrix, Σ sqrt(λ) by quadrature over shifted LDLᵀ traces when it is positive
+    /// definite (``FrechetDistance/sqrtTraceQuadratureNodes``), else its eigenvalues by `dsterf`.
+    /// The same similarity as ``cholesky`` with the work in level-3 BLAS; the default for positive
+    /// definite Σ1 at d ≥ 256.
     case choleskyTwoStage(bandwidth: Int)
     /// Σ1 = V Λ Vᵀ (`dsyevd` with vectors), eigenvalues of Λ^½ Vᵀ Σ2 V Λ^½, with eigenvalues of Σ1
     /// below the rank tolerance set to 0. Taken when Σ1 is singular or not positive definite
@@ -38,7 +40,7 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .cholesky: return "cholesky (dpotrf + dsygst + dsyevd values only)"
         case .choleskyTwoStage(let kd):
-            return "cholesky-2stage (dpotrf + dtrmm congruence + dsytrd_sy2sb kd=\(kd) + bulge chasing + dsterf)"
+            return "cholesky-2stage (dpotrf + dtrmm congruence + dsytrd_sy2sb kd=\(kd) + bulge chasing + Σ√λ by quadrature, or dsterf)"
         case .eigen(let reason): return "eigen (dsyevd with vectors; \(reason))"
         }
     }
@@ -96,6 +98,9 @@ public struct FrechetDistance: Sendable, Equatable {
     public var productEigenvaluesClamped: Int
     /// The most negative eigenvalue of the product before clamping (0 if none).
     public var productMinEigenvalue: Double
+    /// On the two-stage path: the quadrature nodes that gave Σ sqrt(λ) of the (positive definite)
+    /// tridiagonal matrix; 0 when its eigenvalues came from `dsterf` (or another path ran).
+    public var sqrtTraceQuadratureNodes: Int
     /// The diagonal offset added to both covariances (pytorch-fid's `eps` fallback), if any.
     public var offset: Double
 
@@ -119,8 +124,9 @@ public struct FrechetDistance: Sendable, Equatable {
     /// `tr(sqrt(Σ1 Σ2))` is the sum of the square roots of the eigenvalues of Σ1 Σ2, which are real
     /// and non-negative for PSD covariances. Float64 paths (``FrechetMethod``):
     /// - **Cholesky** (Σ1 positive definite): Σ1 = L Lᵀ, `Σ sqrt(eig(Lᵀ Σ2 L))` — at d ≥ 256
-    ///   `dpotrf`, Lᵀ Σ2 L by `dtrmm` + `dgemm`, two-stage tridiagonalisation (`dsytrd_sy2sb`,
-    ///   bulge chasing) and `dsterf` (``FrechetMethod/choleskyTwoStage(bandwidth:)``);
+    ///   `dpotrf`, Lᵀ Σ2 L by `dtrmm`s, two-stage tridiagonalisation (`dsytrd_sy2sb`, bulge
+    ///   chasing), then Σ sqrt(λ) of the tridiagonal matrix by quadrature when it is positive
+    ///   definite, else its eigenvalues by `dsterf` (``FrechetMethod/choleskyTwoStage(bandwidth:)``);
     ///   below, `dpotrf`, `dsygst`, `dsyevd` without vectors (~2.7 d³ flops).
     /// - **eigen** (fallback when `dpotrf` fails or a squared pivot is ≤ `√ε · max diag(Σ1)`):
     ///   Σ1 = V Λ Vᵀ, `Σ sqrt(eig(Λ^½ Vᵀ Σ2 V Λ^½))` — two `dsyevd` calls and two `dgemm`s;
@@ -176,6 +182,7 @@ public struct FrechetDistance: Sendable, Equatable {
         }
         var trace = TraceSqrt(value: 0, method: .cholesky, zeroed: 0, sigma1Min: 0, clamped: 0, productMin: 0)
         var reason = "forced"
+        var quadratureNodes = 0
         let bandwidth: Int?
         switch path {
         case .automatic: bandwidth = d >= FrechetPath.twoStageMinimumDimension ? FrechetPath.defaultBandwidth : nil
@@ -186,9 +193,16 @@ public struct FrechetDistance: Sendable, Equatable {
             // √ε relative to the largest variance: far above rounding noise (d·ε), so a numerically
             // rank-deficient Σ1 never takes this path; well-conditioned ones always do.
             let tolerance = Double.ulpOfOne.squareRoot() * maxDiag1
-            switch try SymmetricEigen.productEigenvalues(s1, s2, n: d, pivotTolerance: tolerance, twoStageBandwidth: d > 1 ? bandwidth : nil) {
+            switch try SymmetricEigen.productEigenvalues(
+                s1, s2, n: d, pivotTolerance: tolerance, twoStageBandwidth: d > 1 ? bandwidth : nil, sqrtTraceSuffices: true)
+            {
             case .success(let r):
-                trace = sumOfRoots(r.values)
+                if let t = r.sqrtTrace {
+                    trace.value = t.value
+                    quadratureNodes = t.nodes
+                } else {
+                    trace = sumOfRoots(r.values)
+                }
                 trace.sigma1Min = r.minPivotSquared
                 if let kd = bandwidth, d > 1 { trace.method = .choleskyTwoStage(bandwidth: kd) }
             case .failure(let refusal):
@@ -207,7 +221,8 @@ public struct FrechetDistance: Sendable, Equatable {
         return FrechetDistance(
             value: value, meanTerm: meanTerm, trace1: trace1, trace2: trace2, traceSqrtProduct: trace.value,
             method: trace.method, sigma1EigenvaluesZeroed: trace.zeroed, sigma1MinEigenvalue: trace.sigma1Min,
-            productEigenvaluesClamped: trace.clamped, productMinEigenvalue: trace.productMin, offset: offset)
+            productEigenvaluesClamped: trace.clamped, productMinEigenvalue: trace.productMin,
+            sqrtTraceQuadratureNodes: quadratureNodes, offset: offset)
     }
 
     /// Whether every value is finite, in one 8-lane pass (x · 0 is 0 for finite x and NaN for ±∞

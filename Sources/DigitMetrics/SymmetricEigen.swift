@@ -63,9 +63,12 @@ enum SymmetricEigen {
     /// a fraction of the eigenvector decomposition. Returns the refusal instead when `s1` is not
     /// (numerically) positive definite: `dpotrf` fails, or a squared pivot `L_ii²` is
     /// `≤ pivotTolerance`. Also returns the smallest squared pivot (an upper bound on λmin(s1)).
+    /// With `twoStageBandwidth` and `sqrtTraceSuffices`, the two-stage path may return Σ sqrt(λ)
+    /// (``TridiagonalTrace``, when the tridiagonal matrix is positive definite) and no values.
     static func productEigenvalues(
-        _ s1: [Double], _ s2: [Double], n: Int, pivotTolerance: Double, twoStageBandwidth: Int? = nil
-    ) throws -> Result<(values: [Double], minPivotSquared: Double), CongruenceRefusalError> {
+        _ s1: [Double], _ s2: [Double], n: Int, pivotTolerance: Double, twoStageBandwidth: Int? = nil,
+        sqrtTraceSuffices: Bool = false
+    ) throws -> Result<ProductSpectrum, CongruenceRefusalError> {
         precondition(s1.count == n * n && s2.count == n * n, "SymmetricEigen: sizes for n = \(n)")
         Threads.configureBLAS()
         let l = FrechetStages.time("copy") { HugePageMatrix(copying: s1) }
@@ -81,15 +84,26 @@ enum SymmetricEigen {
         if minPivot <= pivotTolerance { return .failure(CongruenceRefusalError(reason: .smallPivot(minPivot))) }
         if let kd = twoStageBandwidth {
             let m = FrechetStages.time("congruence") { congruence(factor: l, s2, n: n) }
-            let w = try TwoStageTridiagonal.eigenvalues(m.base, n: n, bandwidth: kd)
-            return .success((w, minPivot))
+            switch try TwoStageTridiagonal.reduce(m.base, n: n, bandwidth: kd, wantSqrtTrace: sqrtTraceSuffices) {
+            case .eigenvalues(let w): return .success(ProductSpectrum(values: w, sqrtTrace: nil, minPivotSquared: minPivot))
+            case .sqrtTrace(let v, let nodes):
+                return .success(ProductSpectrum(values: [], sqrtTrace: (v, nodes), minPivotSquared: minPivot))
+            }
         }
         var a = s2
         var itype: Int32 = 3
         Threads.blasCall { _ = dsygst_(&itype, &uplo, &nn, &a, &lda, l.base, &lda, &info, 1) }  // serialised against BLAS thread-count changes
         guard info == 0 else { throw MetricsError.lapack(routine: "dsygst", info: Int(info)) }
         let w = try decomposeInPlace(&a, n: n, vectors: false)
-        return .success((w, minPivot))
+        return .success(ProductSpectrum(values: w, sqrtTrace: nil, minPivotSquared: minPivot))
+    }
+
+    /// The eigenvalues of Lᵀ s2 L (ascending), or — when the caller only needs Σ sqrt(λ) and the
+    /// two-stage path could take the quadrature — that sum (`values` then empty).
+    struct ProductSpectrum {
+        var values: [Double]
+        var sqrtTrace: (value: Double, nodes: Int)?
+        var minPivotSquared: Double
     }
 
     struct CongruenceRefusalError: Error { var reason: CongruenceRefusal }

@@ -25,8 +25,17 @@ enum TwoStageTridiagonal {
     /// Eigenvalues (ascending) of the symmetric column-major (n, n) matrix whose lower triangle is
     /// in `a` (destroyed). `kd` is clamped to `1...n-1`.
     static func eigenvalues(_ a: UnsafeMutablePointer<Double>, n: Int, bandwidth: Int) throws -> [Double] {
+        guard case .eigenvalues(let w) = try reduce(a, n: n, bandwidth: bandwidth, wantSqrtTrace: false) else {
+            preconditionFailure("TwoStageTridiagonal: eigenvalues asked for")
+        }
+        return w
+    }
+
+    /// As ``eigenvalues(_:n:bandwidth:)``; with `wantSqrtTrace`, when the tridiagonal matrix is
+    /// positive definite, Σ sqrt(λ) by ``TridiagonalTrace`` instead of the eigenvalues.
+    static func reduce(_ a: UnsafeMutablePointer<Double>, n: Int, bandwidth: Int, wantSqrtTrace: Bool) throws -> Outcome {
         precondition(n >= 1 && bandwidth >= 1, "TwoStageTridiagonal: n \(n), kd \(bandwidth)")
-        if n == 1 { return [a[0]] }
+        if n == 1 { return .eigenvalues([a[0]]) }
         let kd = min(bandwidth, n - 1)
         var uplo: CChar = 76  // "L"
         var nn = Int32(n), kk = Int32(kd), lda = Int32(n), ldab = Int32(kd + 1), info: Int32 = 0
@@ -44,8 +53,25 @@ enum TwoStageTridiagonal {
         guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb", info: Int(info)) }
         work = []
         let (d, e) = FrechetStages.time("chase") { chase(band: ab, n: n, kd: kd, twoThreads: chaseOnTwoThreads) }
-        return try FrechetStages.time("dsterf") { try tridiagonalEigenvalues(d: d, e: e) }
+        if wantSqrtTrace, useQuadrature,
+            let t = FrechetStages.time("quadrature", { TridiagonalTrace.sqrtTrace(d: d, e: e) })
+        {
+            return .sqrtTrace(t.value, nodes: t.nodes)
+        }
+        return .eigenvalues(try FrechetStages.time("dsterf") { try tridiagonalEigenvalues(d: d, e: e) })
     }
+
+    /// What ``reduce(_:n:bandwidth:wantSqrtTrace:)`` computed from the tridiagonal matrix.
+    enum Outcome {
+        /// Its eigenvalues (ascending), by `dsterf`.
+        case eigenvalues([Double])
+        /// Σ sqrt(λ) by ``TridiagonalTrace`` (the matrix was positive definite), and its node count.
+        case sqrtTrace(Double, nodes: Int)
+    }
+
+    /// Whether ``reduce(_:n:bandwidth:wantSqrtTrace:)`` may answer Σ sqrt(λ) by quadrature;
+    /// `DIGIT_BENCH_TRIDIAGONAL=dsterf` always computes the eigenvalues (for A/B runs).
+    nonisolated(unsafe) static var useQuadrature = ProcessInfo.processInfo.environment["DIGIT_BENCH_TRIDIAGONAL"] != "dsterf"
 
     /// Whether ``eigenvalues(_:n:bandwidth:)`` chases on two threads (``chase``);
     /// `DIGIT_BENCH_CHASE_THREADS=1|2` for A/B runs.

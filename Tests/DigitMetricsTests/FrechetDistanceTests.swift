@@ -102,6 +102,7 @@ struct FrechetDistanceTests {
             let fd = try FrechetDistance.compute(stats["A"]!, stats[other]!)
             let expected = try MetricsFixtures.double("fid_big", key, "pytorch_fid.calculate_frechet_distance", "fid")
             #expect(fd.method == .choleskyTwoStage(bandwidth: FrechetPath.defaultBandwidth), "\(fd.method)")
+            #expect(fd.sqrtTraceQuadratureNodes == 488, "Σ√λ by quadrature (the tridiagonal matrix is positive definite)")
             #expect(relErr(fd.value, expected) <= 1e-8, "A/\(other): ours \(fd.value), expected \(expected), \(fd.notes)")
             if other == "C" {
                 let eigen = try FrechetDistance.compute(stats["A"]!, stats[other]!, forceEigen: true)
@@ -218,5 +219,25 @@ struct FrechetDistanceTests {
         let swapped = try FrechetDistance.compute(gt, gs)
         #expect(abs(swapped.value - expected) <= 1e-12, "\(swapped.value) vs \(expected)")
         #expect(swapped.method == .cholesky, "\(swapped.method)")
+
+        // The two-stage path (d = 300): Σ√λ by quadrature while Lᵀ Σ2 L is positive definite; with
+        // zero variances in Σ2 its tridiagonal matrix has zero eigenvalues (exactly: a diagonal
+        // matrix stays diagonal), so the eigenvalues come from dsterf instead. Closed form both times.
+        let d = 300
+        let v1 = (0..<d).map { 0.5 + Double($0 % 7) }, v2 = (0..<d).map { Double($0 % 5) * 0.75 + 0.1 }
+        var v2z = v2
+        for i in stride(from: 0, to: d, by: 11) { v2z[i] = 0 }
+        for (second, nodes) in [(v2, 488), (v2z, 0)] {
+            func big(_ v: [Double]) throws -> GaussianStatistics {
+                var sigma = [Double](repeating: 0, count: d * d)
+                for i in 0..<d { sigma[i * d + i] = v[i] }
+                return try GaussianStatistics(mu: [Double](repeating: 0, count: d), sigma: sigma)
+            }
+            let fd = try FrechetDistance.compute(big(v1), big(second))
+            let want = zip(v1, second).map { ($0.squareRoot() - $1.squareRoot()) * ($0.squareRoot() - $1.squareRoot()) }.reduce(0, +)
+            #expect(fd.method == .choleskyTwoStage(bandwidth: FrechetPath.defaultBandwidth), "\(fd.method)")
+            #expect(fd.sqrtTraceQuadratureNodes == nodes, "\(fd.sqrtTraceQuadratureNodes) nodes")
+            #expect(abs(fd.value - want) <= 1e-10 * fd.trace1, "\(fd.value) vs \(want)")
+        }
     }
 }
