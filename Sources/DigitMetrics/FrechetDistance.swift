@@ -105,10 +105,14 @@ public struct FrechetDistance: Sendable, Equatable {
     public var offset: Double
 
     /// Human-readable notes for run records ("3 eigenvalues of sigma1 ≤ 1e-13 set to 0"). Empty on
-    /// the Cholesky path with no clamping; a fallback to the eigen path is always noted.
+    /// the Cholesky path with no clamping; a fallback to the eigen path, or from the quadrature to
+    /// `dsterf`, is always noted.
     public var notes: [String] {
         var n: [String] = []
         if case .eigen(let reason) = method { n.append("trace term by the eigen form: \(reason)") }
+        if case .choleskyTwoStage = method, sqrtTraceQuadratureNodes == 0 {
+            n.append("tridiagonal matrix not positive definite: its eigenvalues by dsterf instead of the quadrature")
+        }
         if sigma1EigenvaluesZeroed > 0 {
             n.append("sigma1 is rank-deficient: \(sigma1EigenvaluesZeroed) eigenvalues ≤ the rank tolerance set to 0 (min \(sigma1MinEigenvalue))")
         }

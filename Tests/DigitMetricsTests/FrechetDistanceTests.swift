@@ -237,6 +237,7 @@ struct FrechetDistanceTests {
             let want = zip(v1, second).map { ($0.squareRoot() - $1.squareRoot()) * ($0.squareRoot() - $1.squareRoot()) }.reduce(0, +)
             #expect(fd.method == .choleskyTwoStage(bandwidth: FrechetPath.defaultBandwidth), "\(fd.method)")
             #expect(fd.sqrtTraceQuadratureNodes == nodes, "\(fd.sqrtTraceQuadratureNodes) nodes")
+            #expect(fd.notes.contains { $0.contains("dsterf") } == (nodes == 0), "\(fd.notes)")
             #expect(abs(fd.value - want) <= 1e-10 * fd.trace1, "\(fd.value) vs \(want)")
         }
     }
