@@ -74,9 +74,7 @@ enum SymmetricEigen {
         let l = FrechetStages.time("copy") { HugePageMatrix(copying: s1) }
         var uplo: CChar = 76  // "L"
         var nn = Int32(n), lda = Int32(max(1, n)), info: Int32 = 0
-        FrechetStages.time("dpotrf") {
-            Threads.blasCall { _ = dpotrf_(&uplo, &nn, l.base, &lda, &info, 1) }  // serialised against BLAS thread-count changes
-        }
+        FrechetStages.time("dpotrf") { info = choleskyLower(l.base, n: n) }
         if info > 0 { return .failure(CongruenceRefusalError(reason: .notPositiveDefinite(minor: Int(info)))) }
         guard info == 0 else { throw MetricsError.lapack(routine: "dpotrf", info: Int(info)) }
         var minPivot = Double.infinity
@@ -107,6 +105,33 @@ enum SymmetricEigen {
     }
 
     struct CongruenceRefusalError: Error { var reason: CongruenceRefusal }
+
+    /// `dpotrf` ('L') of the column-major n × n matrix at `a`, right-looking by 128-column blocks:
+    /// `dpotrf` of the diagonal block, `dtrsm` of the panel below, `dsyrk` of the trailing matrix.
+    /// The same factor to rounding (1.9e-15 apart at n = 2048); 0.052–0.054 s against OpenBLAS's
+    /// own `dpotrf` 0.060–0.065 s at n = 2048 on two threads (C A/B, four pairs per block size;
+    /// 96 and 160 are no better). Returns `dpotrf`'s info, leading-minor orders counted from the
+    /// whole matrix.
+    static func choleskyLower(_ a: UnsafeMutablePointer<Double>, n: Int) -> Int32 {
+        var uplo: CChar = 76  // "L"
+        let block = 128
+        var lda = Int32(max(1, n))
+        for j in stride(from: 0, to: n, by: block) {
+            var b = Int32(min(block, n - j)), info: Int32 = 0
+            let diagonal = a + j * n + j
+            Threads.blasCall { _ = dpotrf_(&uplo, &b, diagonal, &lda, &info, 1) }
+            if info != 0 { return info > 0 ? info + Int32(j) : info }
+            let m = Int32(n - j - Int(b))
+            if m > 0 {
+                let panel = diagonal + Int(b)
+                Threads.blasCall {
+                    cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, m, b, 1, diagonal, lda, panel, lda)
+                    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, m, b, -1, panel, lda, 1, panel + Int(b) * n, lda)
+                }
+            }
+        }
+        return 0
+    }
 
     /// Lᵀ S L (column-major; its lower triangle and the diagonal blocks are filled, the rest is
     /// unspecified) for the `dpotrf` factor in the lower triangle of `l` (only that triangle is

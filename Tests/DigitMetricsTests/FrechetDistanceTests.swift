@@ -240,5 +240,18 @@ struct FrechetDistanceTests {
             #expect(fd.notes.contains { $0.contains("dsterf") } == (nodes == 0), "\(fd.notes)")
             #expect(abs(fd.value - want) <= 1e-10 * fd.trace1, "\(fd.value) vs \(want)")
         }
+        // A zero variance at index 200 of Σ1: the blocked Cholesky (128-column blocks) reports the
+        // leading minor counted from the whole matrix, as dpotrf does, and the eigen path runs.
+        var v1z = v1
+        v1z[200] = 0
+        var sigma = [Double](repeating: 0, count: d * d)
+        for i in 0..<d { sigma[i * d + i] = v1z[i] }
+        let z = try GaussianStatistics(mu: [Double](repeating: 0, count: d), sigma: sigma)
+        var sigma2 = [Double](repeating: 0, count: d * d)
+        for i in 0..<d { sigma2[i * d + i] = v2[i] }
+        let fz = try FrechetDistance.compute(z, GaussianStatistics(mu: [Double](repeating: 0, count: d), sigma: sigma2))
+        #expect(fz.method == .eigen(reason: "sigma1 is not positive definite (dpotrf: leading minor 201 of 300)"), "\(fz.method)")
+        let wantZ = zip(v1z, v2).map { ($0.squareRoot() - $1.squareRoot()) * ($0.squareRoot() - $1.squareRoot()) }.reduce(0, +)
+        #expect(abs(fz.value - wantZ) <= 1e-10 * fz.trace1, "\(fz.value) vs \(wantZ)")
     }
 }
