@@ -36,6 +36,13 @@ void dsygst_(const int *itype, const char *uplo, const int *n, double *a, const 
 // as int), and the eigenvalues of a symmetric tridiagonal matrix (Pal-Walker-Kahan QL/QR).
 void dsytrd_sy2sb_(const char *uplo, const int *n, const int *kd, double *a, const int *lda, double *ab,
                    const int *ldab, double *tau, double *work, const int *lwork, int *info, size_t uplo_len);
+// QR factorisations for digit-bench's own band reduction: blocked (with T by dlarft) and
+// recursive (V and the block reflector's T in one level-3 call; needs m >= n).
+void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau, double *work, const int *lwork,
+             int *info);
+void dlarft_(const char *direct, const char *storev, const int *n, const int *k, double *v, const int *ldv,
+             const double *tau, double *t, const int *ldt, size_t direct_len, size_t storev_len);
+void dgeqrt3_(const int *m, const int *n, double *a, const int *lda, double *t, const int *ldt, int *info);
 void dsb2st_kernels_(const char *uplo, const int *wantz, const int *ttype, const int *st, const int *ed,
                      const int *sweep, const int *n, const int *nb, const int *ib, double *a, const int *lda,
                      double *v, double *tau, const int *ldvt, double *work, size_t uplo_len);

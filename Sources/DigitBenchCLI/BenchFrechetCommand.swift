@@ -29,7 +29,7 @@ extension DigitBenchCommand.Bench {
         @Flag(help: "Also time the eigen path (forced) for comparison.") var eigen = false
         @Flag(help: "Also time the one-stage Cholesky path (dsygst + dsyevd) for comparison.") var oneStage = false
         @Option(help: "Band half-width of the two-stage path (default \(FrechetPath.defaultBandwidth)).") var bandwidth: Int?
-        @Flag(help: "Also print the wall time of each stage of the two-stage path (checks, copy, dpotrf, congruence, dsytrd_sy2sb, chase, quadrature or dsterf): minimum and maximum over the repeats.")
+        @Flag(help: "Also print the wall time of each stage of the two-stage path (checks, copy, dpotrf, congruence, band reduction, chase, quadrature or dsterf): minimum and maximum over the repeats.")
         var stages = false
         @Flag(help: "Print the result as JSON.") var json = false
 

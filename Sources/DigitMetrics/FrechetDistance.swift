@@ -40,7 +40,7 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .cholesky: return "cholesky (dpotrf + dsygst + dsyevd values only)"
         case .choleskyTwoStage(let kd):
-            return "cholesky-2stage (dpotrf + dtrmm congruence + dsytrd_sy2sb kd=\(kd) + bulge chasing + Σ√λ by quadrature, or dsterf)"
+            return "cholesky-2stage (blocked dpotrf + dtrmm congruence + band reduction kd=\(kd) + bulge chasing + Σ√λ by quadrature, or dsterf)"
         case .eigen(let reason): return "eigen (dsyevd with vectors; \(reason))"
         }
     }

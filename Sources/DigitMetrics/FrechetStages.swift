@@ -2,7 +2,7 @@ import Foundation
 
 /// Wall time of each stage of the two-stage Fréchet path (`cholesky-2stage`), for
 /// `digit-bench bench frechet --stages`: `checks` (finiteness), `copy` (Σ1), `dpotrf`, `congruence`
-/// (with the copy of Σ2), `dsytrd_sy2sb`, `chase`, then `quadrature` (Σ√λ, ``TridiagonalTrace``) or `dsterf`,
+/// (with the copy of Σ2), `band reduction` (``BandReduction``), `chase`, then `quadrature` (Σ√λ, ``TridiagonalTrace``) or `dsterf`,
 /// reported in that order as each one finishes. Nothing is measured while no observer is set.
 public enum FrechetStages {
     /// Receives (stage, wall seconds). Set it only around single-threaded benchmark code.

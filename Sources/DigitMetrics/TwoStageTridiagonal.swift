@@ -37,21 +37,7 @@ enum TwoStageTridiagonal {
         precondition(n >= 1 && bandwidth >= 1, "TwoStageTridiagonal: n \(n), kd \(bandwidth)")
         if n == 1 { return .eigenvalues([a[0]]) }
         let kd = min(bandwidth, n - 1)
-        var uplo: CChar = 76  // "L"
-        var nn = Int32(n), kk = Int32(kd), lda = Int32(n), ldab = Int32(kd + 1), info: Int32 = 0
-        var ab = [Double](repeating: 0, count: (kd + 1) * n)
-        var tau = [Double](repeating: 0, count: n)
-        var query = [Double](repeating: 0, count: 1)
-        var lwork: Int32 = -1
-        Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &query, &lwork, &info, 1) }
-        guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb (workspace query)", info: Int(info)) }
-        lwork = max(1, Int32(query[0].rounded(.up)))
-        var work = [Double](repeating: 0, count: Int(lwork))
-        FrechetStages.time("dsytrd_sy2sb") {
-            Threads.blasCall { dsytrd_sy2sb_(&uplo, &nn, &kk, a, &lda, &ab, &ldab, &tau, &work, &lwork, &info, 1) }
-        }
-        guard info == 0 else { throw MetricsError.lapack(routine: "dsytrd_sy2sb", info: Int(info)) }
-        work = []
+        let ab = try FrechetStages.time("band reduction") { try BandReduction.reduce(a, n: n, kd: kd) }
         let (d, e) = FrechetStages.time("chase") { chase(band: ab, n: n, kd: kd, twoThreads: chaseOnTwoThreads) }
         if wantSqrtTrace, useQuadrature,
             let t = FrechetStages.time("quadrature", { TridiagonalTrace.sqrtTrace(d: d, e: e) })
