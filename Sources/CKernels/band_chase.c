@@ -18,8 +18,9 @@ extern void dlarfg_(const int32_t *n, double *alpha, double *x, const int32_t *i
 #endif
 
 // OpenBLAS's thread-pool shutdown (exported by its pthreads and OpenMP builds; weak so that
-// another BLAS without it still links, and then parking does nothing). The pool restarts by itself
-// on the next multi-threaded call.
+// another BLAS without it still links, and then parking does nothing). OpenBLAS 0.3.21 starts the
+// pool again in openblas_set_num_threads (when the thread count is restored after the
+// single-threaded section) or else at the next multi-threaded call.
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 int dbk_blas_park_threads(void) {

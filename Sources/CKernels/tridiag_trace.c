@@ -49,7 +49,10 @@ int dbk_tridiag_positive_definite(int64_t n, const double *d, const double *e2) 
             const double schur = (dk - pk[l]) - q;                                                 \
             const double gamma = schur + s[l];                                                     \
             const double r = s[l] / gamma;                                                         \
-            const double term = r <= 0.5 ? 1.0 - r : schur / gamma;                                \
+            double term = r <= 0.5 ? 1.0 - r : schur / gamma;                                      \
+            /* In exact arithmetic 0 <= term < 1; rounding on a nearly singular T can leave it  */ \
+            /* outside (or NaN after a zero pivot): clamp, as dsterf's negatives are clamped.   */ \
+            term = (r > 0 && term >= 0) ? (term <= 1 ? term : 1) : 0;                              \
             const double y = term - comp[l];                                                       \
             const double t = acc[l] + y;                                                           \
             comp[l] = (t - acc[l]) - y;                                                            \

@@ -24,10 +24,12 @@ public enum FrechetMethod: Sendable, Equatable, CustomStringConvertible {
     /// when Σ1 is numerically positive definite and d is below
     /// ``FrechetPath/twoStageMinimumDimension`` (or when asked for).
     case cholesky
-    /// Σ1 = L Lᵀ (`dpotrf`), Lᵀ Σ2 L by `dtrmm`s, then two-stage tridiagonalisation: `dsytrd_sy2sb`
-    /// to a band of half-width `bandwidth`, bulge chasing (CKernels' task kernel); of the
+    /// Σ1 = L Lᵀ (blocked `dpotrf`), Lᵀ Σ2 L by `dtrmm`s, then two-stage tridiagonalisation: a band
+    /// of half-width `bandwidth` (``BandReduction``, `dsytrd_sy2sb`'s algorithm), bulge chasing
+    /// (CKernels' task kernel); of the
     /// tridiagonal matrix, Σ sqrt(λ) by quadrature over shifted LDLᵀ traces when it is positive
-    /// definite (``FrechetDistance/sqrtTraceQuadratureNodes``), else its eigenvalues by `dsterf`.
+    /// definite (``FrechetDistance/sqrtTraceQuadratureNodes``), else its eigenvalues by `dsterf`
+    /// (``FrechetDistance/sqrtTraceByEigenvalues`` says why).
     /// The same similarity as ``cholesky`` with the work in level-3 BLAS; the default for positive
     /// definite Σ1 at d ≥ 256.
     case choleskyTwoStage(bandwidth: Int)
@@ -101,6 +103,9 @@ public struct FrechetDistance: Sendable, Equatable {
     /// On the two-stage path: the quadrature nodes that gave Σ sqrt(λ) of the (positive definite)
     /// tridiagonal matrix; 0 when its eigenvalues came from `dsterf` (or another path ran).
     public var sqrtTraceQuadratureNodes: Int
+    /// On the two-stage path, why Σ sqrt(λ) came from `dsterf` eigenvalues instead ("the tridiagonal
+    /// matrix is not positive definite", or the A/B switch); empty otherwise.
+    public var sqrtTraceByEigenvalues: String
     /// The diagonal offset added to both covariances (pytorch-fid's `eps` fallback), if any.
     public var offset: Double
 
@@ -110,8 +115,8 @@ public struct FrechetDistance: Sendable, Equatable {
     public var notes: [String] {
         var n: [String] = []
         if case .eigen(let reason) = method { n.append("trace term by the eigen form: \(reason)") }
-        if case .choleskyTwoStage = method, sqrtTraceQuadratureNodes == 0 {
-            n.append("tridiagonal matrix not positive definite: its eigenvalues by dsterf instead of the quadrature")
+        if !sqrtTraceByEigenvalues.isEmpty {
+            n.append("Σ sqrt(λ) from dsterf eigenvalues instead of the quadrature: \(sqrtTraceByEigenvalues)")
         }
         if sigma1EigenvaluesZeroed > 0 {
             n.append("sigma1 is rank-deficient: \(sigma1EigenvaluesZeroed) eigenvalues ≤ the rank tolerance set to 0 (min \(sigma1MinEigenvalue))")
@@ -187,6 +192,7 @@ public struct FrechetDistance: Sendable, Equatable {
         var trace = TraceSqrt(value: 0, method: .cholesky, zeroed: 0, sigma1Min: 0, clamped: 0, productMin: 0)
         var reason = "forced"
         var quadratureNodes = 0
+        var quadratureDeclined = ""
         let bandwidth: Int?
         switch path {
         case .automatic: bandwidth = d >= FrechetPath.twoStageMinimumDimension ? FrechetPath.defaultBandwidth : nil
@@ -206,6 +212,7 @@ public struct FrechetDistance: Sendable, Equatable {
                     quadratureNodes = t.nodes
                 } else {
                     trace = sumOfRoots(r.values)
+                    quadratureDeclined = r.quadratureDeclined ?? ""
                 }
                 trace.sigma1Min = r.minPivotSquared
                 if let kd = bandwidth, d > 1 { trace.method = .choleskyTwoStage(bandwidth: kd) }
@@ -226,7 +233,7 @@ public struct FrechetDistance: Sendable, Equatable {
             value: value, meanTerm: meanTerm, trace1: trace1, trace2: trace2, traceSqrtProduct: trace.value,
             method: trace.method, sigma1EigenvaluesZeroed: trace.zeroed, sigma1MinEigenvalue: trace.sigma1Min,
             productEigenvaluesClamped: trace.clamped, productMinEigenvalue: trace.productMin,
-            sqrtTraceQuadratureNodes: quadratureNodes, offset: offset)
+            sqrtTraceQuadratureNodes: quadratureNodes, sqrtTraceByEigenvalues: quadratureDeclined, offset: offset)
     }
 
     /// Whether every value is finite, in one 8-lane pass (x · 0 is 0 for finite x and NaN for ±∞

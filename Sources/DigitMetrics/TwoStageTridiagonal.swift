@@ -6,15 +6,17 @@ import Synchronization
 
 /// Eigenvalues of a symmetric matrix by two-stage tridiagonalisation, values only, float64:
 ///
-/// 1. full → band of half-width `kd`: LAPACK `dsytrd_sy2sb` (blocked Householder QR panels and
-///    rank-2kd updates of the trailing matrix — level-3 BLAS on all threads), instead of
+/// 1. full → band of half-width `kd`: ``BandReduction`` (`dsytrd_sy2sb`'s algorithm — blocked
+///    Householder QR panels and rank-2kd updates of the trailing matrix, level-3 BLAS on all
+///    threads — with `dgeqrt3` panels and a block-column symmetric product), instead of
 ///    `dsytrd`'s one-column-at-a-time reduction whose `dsymv` half streams the trailing matrix
 ///    from memory once per column;
 /// 2. band → tridiagonal: bulge chasing, LAPACK's tasks (`dsb2st_kernels`) done by CKernels'
 ///    `dbk_sb2st_task` (the same Householder steps as straight AVX-512 loops over the task's block,
 ///    about twice as fast as the LAPACK kernel's chain of OpenBLAS level-2 calls), the band split
 ///    between two threads at a row (see ``chase``);
-/// 3. tridiagonal → eigenvalues: `dsterf`.
+/// 3. tridiagonal → eigenvalues: `dsterf`; or, when only Σ sqrt(λ) is wanted and the tridiagonal
+///    matrix is positive definite, that sum by ``TridiagonalTrace`` (no eigenvalues).
 ///
 /// The same orthogonal similarity as `dsytrd_2stage` + `dsterf` (what `dsyevd_2stage` does without
 /// vectors). The tasks touch disjoint data in any order the dependencies allow, so the two-thread
@@ -25,7 +27,7 @@ enum TwoStageTridiagonal {
     /// Eigenvalues (ascending) of the symmetric column-major (n, n) matrix whose lower triangle is
     /// in `a` (destroyed). `kd` is clamped to `1...n-1`.
     static func eigenvalues(_ a: UnsafeMutablePointer<Double>, n: Int, bandwidth: Int) throws -> [Double] {
-        guard case .eigenvalues(let w) = try reduce(a, n: n, bandwidth: bandwidth, wantSqrtTrace: false) else {
+        guard case .eigenvalues(let w, _) = try reduce(a, n: n, bandwidth: bandwidth, wantSqrtTrace: false) else {
             preconditionFailure("TwoStageTridiagonal: eigenvalues asked for")
         }
         return w
@@ -35,22 +37,28 @@ enum TwoStageTridiagonal {
     /// positive definite, Σ sqrt(λ) by ``TridiagonalTrace`` instead of the eigenvalues.
     static func reduce(_ a: UnsafeMutablePointer<Double>, n: Int, bandwidth: Int, wantSqrtTrace: Bool) throws -> Outcome {
         precondition(n >= 1 && bandwidth >= 1, "TwoStageTridiagonal: n \(n), kd \(bandwidth)")
-        if n == 1 { return .eigenvalues([a[0]]) }
+        if n == 1 { return .eigenvalues([a[0]], quadratureDeclined: nil) }
         let kd = min(bandwidth, n - 1)
         let ab = try FrechetStages.time("band reduction") { try BandReduction.reduce(a, n: n, kd: kd) }
         let (d, e) = FrechetStages.time("chase") { chase(band: ab, n: n, kd: kd, twoThreads: chaseOnTwoThreads) }
-        if wantSqrtTrace, useQuadrature,
-            let t = FrechetStages.time("quadrature", { TridiagonalTrace.sqrtTrace(d: d, e: e) })
-        {
-            return .sqrtTrace(t.value, nodes: t.nodes)
+        var declined: String?
+        if wantSqrtTrace {
+            if !useQuadrature {
+                declined = "DIGIT_BENCH_TRIDIAGONAL=dsterf"
+            } else if let t = FrechetStages.time("quadrature", { TridiagonalTrace.sqrtTrace(d: d, e: e) }) {
+                return .sqrtTrace(t.value, nodes: t.nodes)
+            } else {
+                declined = "the tridiagonal matrix is not positive definite"
+            }
         }
-        return .eigenvalues(try FrechetStages.time("dsterf") { try tridiagonalEigenvalues(d: d, e: e) })
+        return .eigenvalues(try FrechetStages.time("dsterf") { try tridiagonalEigenvalues(d: d, e: e) }, quadratureDeclined: declined)
     }
 
     /// What ``reduce(_:n:bandwidth:wantSqrtTrace:)`` computed from the tridiagonal matrix.
     enum Outcome {
-        /// Its eigenvalues (ascending), by `dsterf`.
-        case eigenvalues([Double])
+        /// Its eigenvalues (ascending), by `dsterf`; when Σ sqrt(λ) was wanted, why the quadrature
+        /// did not give it.
+        case eigenvalues([Double], quadratureDeclined: String?)
         /// Σ sqrt(λ) by ``TridiagonalTrace`` (the matrix was positive definite), and its node count.
         case sqrtTrace(Double, nodes: Int)
     }
@@ -64,8 +72,10 @@ enum TwoStageTridiagonal {
     nonisolated(unsafe) static var chaseOnTwoThreads = ProcessInfo.processInfo.environment["DIGIT_BENCH_CHASE_THREADS"] != "1"
 
     /// Whether the two-thread chase first stops OpenBLAS's worker threads (`dbk_blas_park_threads`):
-    /// after `dsytrd_sy2sb` they poll for work for ~0.1 s and would share the cores with the
-    /// chase. `DIGIT_BENCH_BLAS_PARK=0` keeps them (for A/B runs).
+    /// after the band reduction they poll for work for ~0.1 s and would share the cores with the
+    /// chase. (OpenBLAS starts them again when the section restores the thread count; the new
+    /// ones poll too, during the 3 ms quadrature that follows.) `DIGIT_BENCH_BLAS_PARK=0` keeps
+    /// them (for A/B runs).
     nonisolated(unsafe) static var parkBLASThreads = ProcessInfo.processInfo.environment["DIGIT_BENCH_BLAS_PARK"] != "0"
 
     /// Eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal `d` and

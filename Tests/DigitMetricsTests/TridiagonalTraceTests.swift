@@ -86,6 +86,56 @@ struct TridiagonalTraceTests {
         }
     }
 
+    // Nearly singular positive definite matrices, eigenvalues far below rounding (ε ρ): B Bᵀ and
+    // Bᵀ B for bidiagonal B with a quarter of one diagonal at 1e-8 … 1e-17, and a path-graph
+    // Laplacian whose last diagonal entry is 1 + 2⁻⁴⁰ … 2⁻⁵⁹ (one eigenvalue ~ that excess / n).
+    // Unclamped, rounding put 443 of the shifted traces of 20 000 such matrices outside their exact
+    // range [0, n] (a C probe; some as far as −91.7): every one must now be inside. Σ sqrt(λ) is then
+    // off by about sqrt(ε ρ) per eigenvalue at the noise level, as dsterf with its negatives
+    // clamped; bound 4 sqrt(n ε ρ), absolute, against the Float80 reference (every 8th matrix).
+    @Test("nearly singular: shifted traces in range, error at the sqrt(ε ρ) noise level")
+    func nearlySingular() throws {
+        var s: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func uniform() -> Double { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return Double(s >> 11) / 9_007_199_254_740_992 }
+        var accepted = 0
+        for trial in 0..<1200 {
+            let n = 2 + Int(uniform() * 60)
+            var d = [Double](repeating: 0, count: n), e = [Double](repeating: 0, count: n)
+            if trial % 3 == 0 {
+                for k in 0..<n { d[k] = 2 }
+                d[0] = 1
+                d[n - 1] = 1 + pow(2, -40 - Double(Int(uniform() * 20)))
+                for k in 0..<(n - 1) { e[k] = -1 }
+            } else {
+                let a = (0..<n).map { _ in uniform() < 0.25 ? pow(10, -8 - Double(Int(uniform() * 10))) : 0.5 + uniform() }
+                let b = (0..<n).map { _ in 0.5 + uniform() }
+                let (p, q) = trial % 3 == 1 ? (a, b) : (b, a)  // B Bᵀ or Bᵀ B
+                for k in 0..<n {
+                    d[k] = p[k] * p[k] + (k > 0 ? q[k - 1] * q[k - 1] : 0)
+                    if k < n - 1 { e[k] = p[k] * q[k] }
+                }
+            }
+            let e2 = (0..<n).map { $0 < n - 1 ? e[$0] * e[$0] : 0 }
+            guard dbk_tridiag_positive_definite(Int64(n), d, e2) == 1 else { continue }
+            accepted += 1
+            var scratch = [Double](repeating: 0, count: 8 * n), g = [Double](repeating: 0, count: 8)
+            let rho = (0..<n).map { d[$0] + ($0 > 0 ? abs(e[$0 - 1]) : 0) + ($0 < n - 1 ? abs(e[$0]) : 0) }.max()!
+            for block in 0..<61 {
+                let shifts = (0..<8).map { rho * exp(2 * (-80 + Double(block * 8 + $0) * 0.25)) }
+                dbk_tridiag_shifted_traces8(Int64(n), d, e2, shifts, &scratch, &g)
+                for l in 0..<8 where !(g[l] >= 0 && g[l] <= Double(n)) {
+                    Issue.record("trial \(trial), n \(n): g(\(shifts[l])) = \(g[l]) outside [0, \(n)]")
+                }
+            }
+            if trial % 8 == 0, let got = TridiagonalTrace.sqrtTrace(d: d, e: e) {
+                let want = Double(Self.reference(d, e))
+                let bound = 4 * (Double(n) * Double.ulpOfOne * rho).squareRoot()
+                #expect(abs(got.value - want) <= bound, "trial \(trial), n \(n): \(got.value) vs \(want), bound \(bound)")
+            }
+        }
+        #expect(accepted > 600, "only \(accepted) of 1200 matrices passed the pivot test")
+    }
+
     @Test("not positive definite, or not finite: nil (the caller takes dsterf)")
     func refuses() {
         #expect(TridiagonalTrace.sqrtTrace(d: [1, 1], e: [2]) == nil)  // λ = −1, 3

@@ -29,8 +29,9 @@ void dbk_sb2st_task_portable(int32_t ttype, int64_t st, int64_t ed, int64_t swee
 
 /// Stops OpenBLAS's worker threads (pthreads/OpenMP builds: `blas_thread_shutdown_`), which after a
 /// multi-threaded call keep polling for work (sched_yield) for about 2^28 cycles (~0.1 s) and so
-/// compete with threads of our own started right after. The pool is restarted by OpenBLAS on its
-/// next multi-threaded call. Returns 1, or 0 when the BLAS has no such function (nothing done).
+/// compete with threads of our own started right after. OpenBLAS restarts the pool by itself: in
+/// openblas_set_num_threads (0.3.21, when the caller restores the thread count) or at its next
+/// multi-threaded call. Returns 1, or 0 when the BLAS has no such function (nothing done).
 /// Only call it while no other thread can be inside a multi-threaded OpenBLAS call.
 int dbk_blas_park_threads(void);
 

@@ -16,9 +16,10 @@ int dbk_tridiag_positive_definite(int64_t n, const double *d, const double *e2);
 /// positive definite (`dbk_tridiag_positive_definite`). Each trace is Σ_k [T (T + sI)⁻¹]_kk with
 /// the diagonal of the inverse from twisted factorisations (pivots D⁺ top-down and D⁻ bottom-up,
 /// γ_k = d_k + s − e_{k−1}²/D⁺_{k−1} − e_k²/D⁻_{k+1}): the entry is 1 − s/γ_k while s/γ_k ≤ 1/2,
-/// else (γ_k − s)/γ_k with γ_k − s formed without s, so it never cancels; the sum over k is
-/// compensated (Kahan). `scratch` holds 8 n doubles. The eight lanes are independent (vectorised
-/// with AVX-512 when the CPU has it, with the same bits as the portable loop).
+/// else (γ_k − s)/γ_k with γ_k − s formed without adding and subtracting s (it still cancels when
+/// T is nearly singular, λmin ≲ ε ‖T‖; entries are then clamped to [0, 1], their exact range); the
+/// sum over k is compensated (Kahan). `scratch` holds 8 n doubles. The eight lanes are independent
+/// (vectorised with AVX-512 when the CPU has it, with the same bits as the portable loop).
 void dbk_tridiag_shifted_traces8(int64_t n, const double *d, const double *e2, const double *s,
                                  double *scratch, double *out);
 
