@@ -133,8 +133,8 @@ public struct FrechetDistance: Sendable, Equatable {
     /// `tr(sqrt(Σ1 Σ2))` is the sum of the square roots of the eigenvalues of Σ1 Σ2, which are real
     /// and non-negative for PSD covariances. Float64 paths (``FrechetMethod``):
     /// - **Cholesky** (Σ1 positive definite): Σ1 = L Lᵀ, `Σ sqrt(eig(Lᵀ Σ2 L))` — at d ≥ 256
-    ///   `dpotrf`, Lᵀ Σ2 L by `dtrmm`s, two-stage tridiagonalisation (`dsytrd_sy2sb`, bulge
-    ///   chasing), then Σ sqrt(λ) of the tridiagonal matrix by quadrature when it is positive
+    ///   blocked `dpotrf`, Lᵀ Σ2 L by `dtrmm`s, two-stage tridiagonalisation (``BandReduction``,
+    ///   bulge chasing), then Σ sqrt(λ) of the tridiagonal matrix by quadrature when it is positive
     ///   definite, else its eigenvalues by `dsterf` (``FrechetMethod/choleskyTwoStage(bandwidth:)``);
     ///   below, `dpotrf`, `dsygst`, `dsyevd` without vectors (~2.7 d³ flops).
     /// - **eigen** (fallback when `dpotrf` fails or a squared pivot is ≤ `√ε · max diag(Σ1)`):
@@ -207,12 +207,13 @@ public struct FrechetDistance: Sendable, Equatable {
                 s1, s2, n: d, pivotTolerance: tolerance, twoStageBandwidth: d > 1 ? bandwidth : nil, sqrtTraceSuffices: true)
             {
             case .success(let r):
-                if let t = r.sqrtTrace {
-                    trace.value = t.value
-                    quadratureNodes = t.nodes
-                } else {
-                    trace = sumOfRoots(r.values)
-                    quadratureDeclined = r.quadratureDeclined ?? ""
+                switch r.outcome {
+                case .sqrtTrace(let value, let nodes):
+                    trace.value = value
+                    quadratureNodes = nodes
+                case .eigenvalues(let w, let declined):
+                    trace = sumOfRoots(w)
+                    quadratureDeclined = declined ?? ""
                 }
                 trace.sigma1Min = r.minPivotSquared
                 if let kd = bandwidth, d > 1 { trace.method = .choleskyTwoStage(bandwidth: kd) }

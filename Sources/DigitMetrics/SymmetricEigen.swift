@@ -82,28 +82,21 @@ enum SymmetricEigen {
         if minPivot <= pivotTolerance { return .failure(CongruenceRefusalError(reason: .smallPivot(minPivot))) }
         if let kd = twoStageBandwidth {
             let m = FrechetStages.time("congruence") { congruence(factor: l, s2, n: n) }
-            switch try TwoStageTridiagonal.reduce(m.base, n: n, bandwidth: kd, wantSqrtTrace: sqrtTraceSuffices) {
-            case .eigenvalues(let w, let declined):
-                return .success(ProductSpectrum(values: w, sqrtTrace: nil, quadratureDeclined: declined, minPivotSquared: minPivot))
-            case .sqrtTrace(let v, let nodes):
-                return .success(ProductSpectrum(values: [], sqrtTrace: (v, nodes), quadratureDeclined: nil, minPivotSquared: minPivot))
-            }
+            let outcome = try TwoStageTridiagonal.reduce(m.base, n: n, bandwidth: kd, wantSqrtTrace: sqrtTraceSuffices)
+            return .success(ProductSpectrum(outcome: outcome, minPivotSquared: minPivot))
         }
         var a = s2
         var itype: Int32 = 3
         Threads.blasCall { _ = dsygst_(&itype, &uplo, &nn, &a, &lda, l.base, &lda, &info, 1) }  // serialised against BLAS thread-count changes
         guard info == 0 else { throw MetricsError.lapack(routine: "dsygst", info: Int(info)) }
         let w = try decomposeInPlace(&a, n: n, vectors: false)
-        return .success(ProductSpectrum(values: w, sqrtTrace: nil, quadratureDeclined: nil, minPivotSquared: minPivot))
+        return .success(ProductSpectrum(outcome: .eigenvalues(w, quadratureDeclined: nil), minPivotSquared: minPivot))
     }
 
     /// The eigenvalues of Lᵀ s2 L (ascending), or — when the caller only needs Σ sqrt(λ) and the
-    /// two-stage path could take the quadrature — that sum (`values` then empty).
+    /// two-stage path could take the quadrature — that sum; and the smallest squared pivot of L.
     struct ProductSpectrum {
-        var values: [Double]
-        var sqrtTrace: (value: Double, nodes: Int)?
-        /// Why the two-stage path computed eigenvalues although Σ sqrt(λ) sufficed.
-        var quadratureDeclined: String?
+        var outcome: TwoStageTridiagonal.Outcome
         var minPivotSquared: Double
     }
 

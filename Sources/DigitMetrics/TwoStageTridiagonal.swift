@@ -54,7 +54,8 @@ enum TwoStageTridiagonal {
         return .eigenvalues(try FrechetStages.time("dsterf") { try tridiagonalEigenvalues(d: d, e: e) }, quadratureDeclined: declined)
     }
 
-    /// What ``reduce(_:n:bandwidth:wantSqrtTrace:)`` computed from the tridiagonal matrix.
+    /// What ``reduce(_:n:bandwidth:wantSqrtTrace:)`` computed from the tridiagonal matrix (and, as
+    /// `.eigenvalues`, what the one-stage path of `SymmetricEigen.productEigenvalues` returns).
     enum Outcome {
         /// Its eigenvalues (ascending), by `dsterf`; when Σ sqrt(λ) was wanted, why the quadrature
         /// did not give it.
